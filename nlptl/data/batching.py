@@ -1,0 +1,63 @@
+"""Batch orders that waste little compute on padding.
+
+Training: length-grouped batches (shuffle, then sort inside large windows, then shuffle the batches), seeded
+by (seed, epoch) so a resumed run sees exactly the same order. Evaluation: batches sorted by length; every
+row carries its `example_id` so predictions are put back in the original order afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch.utils.data import Sampler
+
+
+class LengthGroupedBatches(Sampler[list[int]]):
+    """Random batches of similar length (as `group_by_length` in the HF Trainer); reproducible per epoch."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, group_by_length: bool = True,
+                 window_batches: int = 50, drop_last: bool = False) -> None:
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.group_by_length = group_by_length
+        self.window = batch_size * window_batches
+        self.drop_last = drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.lengths), self.batch_size)
+        return full if self.drop_last or not rest else full + 1
+
+    def __iter__(self) -> Iterator[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        if self.group_by_length:
+            windows = [order[i:i + self.window] for i in range(0, len(order), self.window)]
+            order = [i for w in windows for i in sorted(w, key=lambda j: self.lengths[j], reverse=True)]
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        if self.group_by_length:
+            shuffled = torch.randperm(len(batches), generator=generator).tolist()
+            batches = [batches[i] for i in shuffled]
+        yield from batches
+
+
+class SortedBatches(Sampler[list[int]]):
+    """Batches of rows sorted by length, longest first (so a memory problem shows at once)."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int) -> None:
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+        self.batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self.batches

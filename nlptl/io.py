@@ -1,0 +1,60 @@
+"""Atomic writes: a reader (or a crash) never sees a half-written output file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; on success it replaces `path` in one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; outputs should read like any other file
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    """One line per call; a line is written whole by a single write."""
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+@contextmanager
+def atomic_dir_contents(target: Path) -> Iterator[Path]:
+    """Yield a scratch directory; on success each file in it is moved into `target` by rename."""
+    target.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=target, prefix=".staging-"))
+    try:
+        yield scratch
+        for item in sorted(scratch.rglob("*")):
+            if item.is_file():
+                destination = target / item.relative_to(scratch)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(item, destination)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,286 @@
+"""Typed recipe: every choice of a run, overridable from the command line and saved as YAML next to the outputs.
+
+A recipe file builds one `Recipe` and calls `nlptl.run(recipe)`; `run` applies command-line overrides
+(`--train.lr 3e-5`, or the short flags users know from the Hugging Face examples) before anything happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nlptl.errors import NlptlError
+
+
+@dataclass
+class ModelConfig:
+    """Which pretrained checkpoint to start from."""
+
+    name: str = "bert-base-uncased"  # Hub id or local directory
+    revision: str | None = None
+    trust_remote_code: bool = False
+    dropout: float | None = None  # overrides the checkpoint's hidden/attention dropout when set
+
+
+@dataclass
+class DataConfig:
+    """Where the labelled text comes from and how it becomes model inputs."""
+
+    source: str = "stanfordnlp/imdb"  # Hub id, local dir with one file per split, or one file
+    config_name: str | None = None  # the Hub data set's configuration, if it has several
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    label_names: list[str] | None = None  # default: the ClassLabel names, else the sorted values seen in train
+    train_split: str = "train"
+    validation_split: str = "validation"  # carved from train (seeded) when the source has no such split
+    test_split: str = "test"
+    validation_size: float = 0.1  # fraction (<1) or count (>=1) carved from train when needed
+    max_length: int = 256
+    truncation: str = "head"  # head | tail | head_tail (Sun et al. 2019: keep the start and the end)
+    head_tokens: int = 128  # head_tail: tokens kept from the start; the rest of max_length from the end
+    max_train_samples: int | None = None  # taken after a seeded shuffle
+    max_eval_samples: int | None = None  # applies to validation and test
+    cache_dir: str | None = None  # datasets cache (tokenized splits are cached there)
+    num_proc: int | None = None
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation loop."""
+
+    epochs: float = 3.0
+    max_steps: int | None = None  # stop after this many optimizer steps (overrides epochs)
+    batch_size: int = 32  # per process, per micro-batch
+    eval_batch_size: int = 64
+    grad_accum: int = 1
+    lr: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    scheduler: str = "linear"  # linear | cosine | constant
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    max_grad_norm: float | None = 1.0
+    mixed_precision: str = "auto"  # auto | no | bf16 | fp16
+    group_by_length: bool = True
+    eval_every: int | None = None  # optimizer steps between evaluations; None: once per epoch
+    metric_for_best: str = "accuracy"
+    greater_is_better: bool = True
+    early_stopping_patience: int | None = None  # evaluations without improvement before stopping
+    keep_checkpoints: int = 2  # most recent step checkpoints kept (the best one is always kept)
+    log_every: int = 50
+    log_with: list[str] = field(default_factory=lambda: ["tensorboard"])  # tensorboard, wandb, mlflow
+
+
+@dataclass
+class Recipe:
+    """One fine-tuning run."""
+
+    name: str = "run"
+    task: str = "sequence_classification"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    output_dir: str = ""  # default: runs/<name>
+    overwrite_output_dir: bool = False
+    resume: str | None = None  # "latest" (newest checkpoint in output_dir) or a checkpoint path
+    seed: int = 42
+    mirrors: dict[str, str] = field(default_factory=dict)  # Hub name -> local copy (see nlptl.mirrors)
+
+    def resolved_output_dir(self) -> Path:
+        return Path(self.output_dir or f"runs/{self.name}")
+
+
+# Short flags users know from the Hugging Face examples, mapped to dotted recipe fields.
+SHORT_FLAGS: dict[str, str] = {
+    "--model": "model.name",
+    "--data": "data.source",
+    "--output-dir": "output_dir",
+    "--epochs": "train.epochs",
+    "--max-train-samples": "data.max_train_samples",
+    "--max-eval-samples": "data.max_eval_samples",
+    "--seed": "seed",
+    "--resume": "resume",
+}
+
+
+def field_paths(obj: Any, prefix: str = "") -> dict[str, tuple[Any, dataclasses.Field]]:
+    """All leaf fields of a (nested) dataclass by dotted name, with the object that holds each."""
+    paths: dict[str, tuple[Any, dataclasses.Field]] = {}
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        name = prefix + f.name
+        if dataclasses.is_dataclass(value):
+            paths.update(field_paths(value, name + "."))
+        else:
+            f.type = hints[f.name]
+            paths[name] = (obj, f)
+    return paths
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    args = typing.get_args(tp)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return rest[0], True
+    return tp, False
+
+
+def parse_value(text: str, tp: Any, name: str) -> Any:
+    """Convert one command-line string to the field's declared type, or say which field is wrong."""
+    base, optional = _strip_optional(tp)
+    if optional and text.lower() in ("none", "null", ""):
+        return None
+    origin = typing.get_origin(base)
+    try:
+        if base is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if base in (int, float, str):
+            return base(text)
+        if origin is list:
+            (item,) = typing.get_args(base)
+            return [parse_value(part.strip(), item, name) for part in text.split(",") if part.strip()]
+        if origin is tuple:
+            items = typing.get_args(base)
+            parts = [p.strip() for p in text.split(",")]
+            if len(parts) != len(items):
+                raise ValueError(text)
+            return tuple(parse_value(p, t, name) for p, t in zip(parts, items, strict=True))
+        if origin is dict:
+            pairs = [p for p in text.split(",") if p.strip()]
+            result = {}
+            for pair in pairs:
+                key, sep, value = pair.partition("=")
+                if not sep:
+                    raise ValueError(pair)
+                result[key.strip()] = value.strip()
+            return result
+    except ValueError as err:
+        raise NlptlError(f"--{name}: cannot read {text!r} as {_type_name(base)}") from err
+    raise NlptlError(f"--{name}: fields of type {_type_name(base)} cannot be set from the command line")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _check_value(value: Any, tp: Any, name: str) -> Any:
+    """Validate a value from YAML against the field type (YAML already gives ints, lists, dicts)."""
+    base, optional = _strip_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise NlptlError(f"recipe field {name!r} cannot be empty")
+    if isinstance(value, str) and base is not str:
+        return parse_value(value, tp, name)
+    if base is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typing.get_origin(base) is tuple and isinstance(value, list):
+        return tuple(value)
+    expected = typing.get_origin(base) or base
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise NlptlError(f"recipe field {name!r}: expected {_type_name(base)}, got {value!r}")
+    return value
+
+
+def set_field(recipe: Recipe, name: str, value: Any) -> None:
+    """Set one dotted field, checking the name and the type."""
+    paths = field_paths(recipe)
+    if name not in paths:
+        close = [p for p in paths if p.split(".")[-1] == name.split(".")[-1]]
+        hint = f" Did you mean {', '.join(close)}?" if close else " Known fields: " + ", ".join(sorted(paths))
+        raise NlptlError(f"unknown recipe field {name!r}.{hint}")
+    holder, f = paths[name]
+    if isinstance(value, str) and f.type is not str:
+        value = parse_value(value, f.type, name)
+    else:
+        value = _check_value(value, f.type, name)
+    setattr(holder, f.name, value)
+
+
+def apply_overrides(recipe: Recipe, argv: list[str]) -> Recipe:
+    """Apply `--dotted.name value` and short flags to a copy of the recipe."""
+    recipe = dataclasses.replace(recipe)
+    for attr in ("model", "data", "train"):
+        setattr(recipe, attr, dataclasses.replace(getattr(recipe, attr)))
+    recipe.mirrors = dict(recipe.mirrors)
+    parser = argparse.ArgumentParser(prog=f"recipe {recipe.name}", add_help=True, allow_abbrev=False)
+    for flag, dest in SHORT_FLAGS.items():
+        kwargs: dict[str, Any] = {"dest": dest, "default": argparse.SUPPRESS, "help": f"sets {dest}"}
+        if flag == "--resume":
+            kwargs.update(nargs="?", const="latest")
+        parser.add_argument(flag, **kwargs)
+    for name in field_paths(recipe):
+        if f"--{name}" not in SHORT_FLAGS:
+            parser.add_argument(f"--{name}", dest=name, default=argparse.SUPPRESS)
+    try:
+        parsed, unknown = parser.parse_known_args(argv)
+    except SystemExit as stop:
+        if stop.code == 0:
+            raise
+        raise NlptlError(f"bad command-line arguments: {' '.join(argv)}") from None
+    if unknown:
+        raise NlptlError(
+            f"unknown option(s) {' '.join(unknown)}; recipe fields are set as --section.field VALUE "
+            f"(e.g. --train.lr 3e-5) or with {', '.join(SHORT_FLAGS)}"
+        )
+    for name, value in vars(parsed).items():
+        set_field(recipe, name, value)
+    return recipe
+
+
+def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return list(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(dataclasses.asdict(recipe))
+
+
+def recipe_to_yaml(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe_to_dict(recipe), sort_keys=False)
+
+
+def recipe_from_dict(data: dict[str, Any], source: str = "recipe") -> Recipe:
+    """Rebuild a recipe from its dict form, rejecting unknown fields so typos do not pass silently."""
+    recipe = Recipe()
+    for key, value in data.items():
+        if isinstance(value, dict) and key in ("model", "data", "train"):
+            for sub_key, sub_value in value.items():
+                set_field(recipe, f"{key}.{sub_key}", sub_value)
+        elif key == "mirrors":
+            recipe.mirrors = {str(k): str(v) for k, v in (value or {}).items()}
+        else:
+            try:
+                set_field(recipe, key, value)
+            except NlptlError as err:
+                raise NlptlError(f"{source}: {err}") from None
+    return recipe
+
+
+def load_recipe_yaml(path: str | Path) -> Recipe:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise NlptlError(f"cannot read recipe {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise NlptlError(f"{path}: a recipe YAML file must hold a mapping of fields")
+    return recipe_from_dict(data, source=str(path))

@@ -1,0 +1,118 @@
+"""Entry points: `train(recipe)` for Python callers, `main(recipe)` for recipe files and the CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import datasets
+import transformers
+from accelerate import Accelerator, PartialState
+from accelerate.utils import set_seed
+
+from nlptl.data.pipeline import build_datasets
+from nlptl.errors import NlptlError
+from nlptl.io import atomic_dir_contents, write_json, write_text
+from nlptl.models import load_tokenizer
+from nlptl.recipe import Recipe, apply_overrides, recipe_to_yaml
+from nlptl.tasks import get_task
+from nlptl.train.checkpoints import find_resume_checkpoint, list_checkpoints
+from nlptl.train.precision import resolve_mixed_precision
+from nlptl.train.tracking import available_trackers, flat_hparams
+from nlptl.train.trainer import Trainer
+
+logger = logging.getLogger("nlptl")
+RUN_OUTPUTS = ("metrics.json", "history.jsonl", "model.safetensors")
+
+
+def check_output_dir(output_dir: Path, recipe: Recipe) -> None:
+    """Never overwrite a finished or interrupted run by accident."""
+    existing = [name for name in RUN_OUTPUTS if (output_dir / name).exists()] + (
+        ["checkpoints/"] if list_checkpoints(output_dir) else [])
+    if existing and not recipe.resume and not recipe.overwrite_output_dir:
+        raise NlptlError(
+            f"output dir {output_dir} already holds a run ({', '.join(existing)}); continue it with --resume, "
+            "replace it with --overwrite_output_dir true, or choose another --output-dir"
+        )
+
+
+def trim_history(path: Path, last_step: int) -> None:
+    """After a resume, drop evaluation records newer than the checkpoint (they will be redone)."""
+    if path.exists():
+        lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= last_step]
+        write_text(path, "".join(line + "\n" for line in lines))
+
+
+def make_accelerator(recipe: Recipe) -> Accelerator:
+    device_type = PartialState().device.type
+    trackers = available_trackers(recipe.train.log_with)
+    return Accelerator(mixed_precision=resolve_mixed_precision(recipe.train.mixed_precision, device_type),
+                       log_with=trackers or None, project_dir=str(recipe.resolved_output_dir() / "logs"),
+                       step_scheduler_with_optimizer=False)
+
+
+def save_outputs(trainer: Trainer, tokenizer, recipe: Recipe, metrics: dict) -> None:
+    """Model, tokenizer, metrics and reports, each file moved into place whole."""
+    output_dir = recipe.resolved_output_dir()
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    with atomic_dir_contents(output_dir) as staging:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+    write_json(output_dir / "metrics.json", metrics)
+    trainer.task.write_reports(metrics, output_dir)
+
+
+def train(recipe: Recipe) -> dict:
+    """Fine-tune, evaluate and save one recipe; returns metrics.json's content."""
+    output_dir = recipe.resolved_output_dir()
+    resume_from = find_resume_checkpoint(recipe.resume, output_dir) if recipe.resume else None
+    check_output_dir(output_dir, recipe)
+    accelerator = make_accelerator(recipe)
+    set_seed(recipe.seed)
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_text(output_dir / "recipe.yaml", recipe_to_yaml(recipe))
+        if resume_from is None:
+            (output_dir / "history.jsonl").unlink(missing_ok=True)
+    task = get_task(recipe.task)
+    tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
+    splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first)
+    trainer = Trainer(recipe, task, tokenizer, splits, accelerator)
+    accelerator.init_trackers(recipe.name, config=flat_hparams(recipe))
+    if resume_from is not None:
+        trainer.resume(resume_from)
+        if accelerator.is_main_process:
+            trim_history(output_dir / "history.jsonl", trainer.state.step)
+    metrics = {"train": trainer.fit()}
+    trainer.load_best_model()
+    for split in ("validation", "test"):
+        if split in splits:
+            metrics[split] = trainer.evaluate(split)
+    if accelerator.is_main_process:
+        save_outputs(trainer, tokenizer, recipe, metrics)
+        logger.info("done: %s", {s: {k: v for k, v in m.items() if k in ("accuracy", "f1", "num_examples")}
+                                 for s, m in metrics.items() if s != "train"})
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return metrics
+
+
+def setup_logging() -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    if not PartialState().is_local_main_process:
+        logging.getLogger().setLevel(logging.ERROR)
+    transformers.logging.set_verbosity_error()
+    datasets.logging.set_verbosity_warning()
+
+
+def main(recipe: Recipe, argv: list[str] | None = None) -> dict:
+    """Apply command-line overrides and train; a user error prints one line and exits with code 2."""
+    setup_logging()
+    try:
+        recipe = apply_overrides(recipe, sys.argv[1:] if argv is None else argv)
+        return train(recipe)
+    except NlptlError as err:
+        print(f"nlptl: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

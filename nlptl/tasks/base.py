@@ -1,0 +1,50 @@
+"""What a task kind supplies. The task object is the one place that knows the task kind; the data layer,
+trainer and evaluation call these methods and never branch on the kind themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import datasets
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from nlptl.recipe import Recipe
+
+
+class Task(Protocol):
+    name: str
+    label_names: list[str]
+
+    def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
+        """Encode the label column(s) as ids into a `labels` column; sets `label_names`."""
+
+    @property
+    def stratify_column(self) -> str | None:
+        """Column to stratify a carved validation split by, if any."""
+
+    def tokenize(self, splits: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase,
+                 recipe: Recipe) -> datasets.DatasetDict:
+        """Model inputs plus `labels`, `example_id` and `length` columns (cached by `datasets`)."""
+
+    def build_model(self, recipe: Recipe) -> PreTrainedModel:
+        """The pretrained encoder with a fresh head sized for `label_names`."""
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> Any:
+        """Turns rows into padded tensors."""
+
+    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Summed (not averaged) loss, so gradient accumulation can normalise by the true count."""
+
+    def count_targets(self, labels: torch.Tensor) -> int:
+        """How many targets a batch's loss sums over."""
+
+    def predict(self, logits: torch.Tensor) -> torch.Tensor:
+        """Predicted ids from logits (same leading shape as labels)."""
+
+    def compute_metrics(self, predictions: list, references: list, split: str, dataset: datasets.Dataset) -> dict:
+        """Metric dict for one split; includes `num_examples`."""
+
+    def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
+        """Plots and reports for the evaluated splits; returns the files written."""

@@ -1,0 +1,105 @@
+"""Sequence classification (sentiment, topic, NLI with a text pair)."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase
+
+from nlptl.data.collate import PadCollator
+from nlptl.data.labels import encode_labels
+from nlptl.data.truncation import encode_single
+from nlptl.errors import NlptlError
+from nlptl.evaluation.metrics import load_metric
+from nlptl.evaluation.plots import plot_confusion_matrix
+from nlptl.models import load_model
+from nlptl.recipe import Recipe
+
+
+def encode_batch(batch: dict[str, list], indices: list[int], tokenizer: PreTrainedTokenizerBase,
+                 text_column: str, pair_column: str | None, max_length: int, truncation: str,
+                 head_tokens: int) -> dict[str, list]:
+    """Dataset.map function: token ids for a batch of rows, with their lengths and original row ids."""
+    texts = [text or "" for text in batch[text_column]]
+    if pair_column:
+        pairs = [text or "" for text in batch[pair_column]]
+        encoded = dict(tokenizer(texts, pairs, truncation="longest_first", max_length=max_length))
+    else:
+        encoded = encode_single(tokenizer, texts, max_length, truncation, head_tokens)
+    encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+    encoded["example_id"] = list(indices)
+    return encoded
+
+
+class SequenceClassificationTask:
+    name = "sequence_classification"
+    stratify_column = "labels"
+
+    def __init__(self) -> None:
+        self.label_names: list[str] = []
+
+    def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
+        splits, self.label_names = encode_labels(splits, recipe.data.label_column, recipe.data.label_names,
+                                                 recipe.data.num_proc)
+        return splits
+
+    def tokenize(self, splits: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase,
+                 recipe: Recipe) -> datasets.DatasetDict:
+        cfg = recipe.data
+        for split, ds in splits.items():
+            for column in (cfg.text_column, cfg.text_pair_column):
+                if column and column not in ds.column_names:
+                    raise NlptlError(
+                        f"split {split!r} has no text column {column!r} (columns: {', '.join(ds.column_names)}); "
+                        "set data.text_column / data.text_pair_column"
+                    )
+        encode = partial(encode_batch, tokenizer=tokenizer, text_column=cfg.text_column,
+                         pair_column=cfg.text_pair_column, max_length=cfg.max_length,
+                         truncation=cfg.truncation, head_tokens=cfg.head_tokens)
+        return datasets.DatasetDict({
+            split: ds.map(encode, batched=True, with_indices=True, batch_size=1000, num_proc=cfg.num_proc,
+                          remove_columns=[c for c in ds.column_names if c != "labels"],
+                          desc=f"tokenizing {split}")
+            for split, ds in splits.items()
+        })
+
+    def build_model(self, recipe: Recipe) -> PreTrainedModel:
+        return load_model(
+            AutoModelForSequenceClassification, recipe.model, recipe.mirrors,
+            num_labels=len(self.label_names),
+            id2label=dict(enumerate(self.label_names)),
+            label2id={name: i for i, name in enumerate(self.label_names)},
+        )
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> PadCollator:
+        return PadCollator(tokenizer)
+
+    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
+
+    def count_targets(self, labels: torch.Tensor) -> int:
+        return int(labels.numel())
+
+    def predict(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.argmax(dim=-1)
+
+    def compute_metrics(self, predictions: list, references: list, split: str,
+                        dataset: datasets.Dataset) -> dict[str, Any]:
+        result = load_metric("classification").compute(
+            predictions=predictions, references=references, label_names=self.label_names
+        )
+        result["num_examples"] = len(references)
+        return result
+
+    def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
+        split = "test" if "test" in metrics else "validation"
+        if split not in metrics:
+            return []
+        path = output_dir / "confusion_matrix.png"
+        plot_confusion_matrix(metrics[split]["confusion_matrix"], metrics[split]["labels"], path,
+                              title=f"Confusion matrix ({split}, {metrics[split]['num_examples']} examples)")
+        return [path]

@@ -1,0 +1,55 @@
+"""Optimizer and schedule. Parameter groups are built here so transfer strategies (frozen layers, layer-wise
+learning rates, LoRA) only change which parameters train and at which rate, never the loop."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from transformers import get_scheduler
+
+from nlptl.errors import NlptlError
+from nlptl.recipe import TrainConfig
+
+SCHEDULES = ("linear", "cosine", "constant")
+
+
+def no_decay_names(model: torch.nn.Module) -> set[str]:
+    """Biases and normalisation weights: weight decay on them hurts (Loshchilov & Hutter; BERT's recipe)."""
+    names = set()
+    for module_name, module in model.named_modules():
+        is_norm = isinstance(module, torch.nn.LayerNorm) or "norm" in type(module).__name__.lower()
+        for param_name, _ in module.named_parameters(recurse=False):
+            full = f"{module_name}.{param_name}" if module_name else param_name
+            if is_norm or param_name == "bias":
+                names.add(full)
+    return names
+
+
+def param_groups(model: torch.nn.Module, cfg: TrainConfig,
+                 lr_for: Callable[[str], float] | None = None) -> list[dict]:
+    """AdamW groups: trainable parameters only, split by (learning rate, decay or not)."""
+    skip_decay = no_decay_names(model)
+    groups: dict[tuple[float, float], list[torch.nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        lr = lr_for(name) if lr_for else cfg.lr
+        decay = 0.0 if name in skip_decay else cfg.weight_decay
+        groups.setdefault((lr, decay), []).append(param)
+    if not groups:
+        raise NlptlError("no trainable parameters: the transfer strategy froze the whole model")
+    return [{"params": params, "lr": lr, "weight_decay": decay} for (lr, decay), params in groups.items()]
+
+
+def build_optimizer(groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.adam_betas), eps=cfg.adam_eps)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
+    if cfg.scheduler not in SCHEDULES:
+        raise NlptlError(f"train.scheduler={cfg.scheduler!r}: choose one of {', '.join(SCHEDULES)}")
+    name = "constant_with_warmup" if cfg.scheduler == "constant" else cfg.scheduler
+    warmup = math.ceil(cfg.warmup_ratio * total_steps)
+    return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps)

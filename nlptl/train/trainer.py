@@ -1,0 +1,205 @@
+"""The Accelerate training loop: one process or many, CPU or GPU, same code.
+
+Gradient accumulation normalises by the number of targets in the whole accumulation window (over all
+processes), so accumulating k micro-batches equals one k-times larger batch. Checkpoints hold model,
+optimizer, scheduler, RNG and loop state; the batch order is a function of (seed, epoch), so a resumed run
+continues exactly where the interrupted one was.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import datasets
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_file
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from nlptl.data.batching import LengthGroupedBatches, SortedBatches
+from nlptl.errors import NlptlError
+from nlptl.io import append_jsonl
+from nlptl.recipe import Recipe
+from nlptl.tasks.base import Task
+from nlptl.train.checkpoints import LoopState, checkpoint_dir, rotate
+from nlptl.train.optim import build_optimizer, build_scheduler
+from nlptl.train.strategies import FullFineTuning, Strategy
+
+logger = logging.getLogger(__name__)
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class Trainer:
+    def __init__(self, recipe: Recipe, task: Task, tokenizer, splits: datasets.DatasetDict,
+                 accelerator: Accelerator, strategy: Strategy | None = None) -> None:
+        self.recipe, self.cfg, self.task, self.splits = recipe, recipe.train, task, splits
+        self.accelerator = accelerator
+        self.output_dir = recipe.resolved_output_dir()
+        self.strategy = strategy or FullFineTuning()
+        self.collate = task.collator(tokenizer)
+        self.state = LoopState()
+        model = self.strategy.configure(task.build_model(recipe))
+        self.train_batches = LengthGroupedBatches(splits["train"]["length"], self.cfg.batch_size, recipe.seed,
+                                                  group_by_length=self.cfg.group_by_length)
+        train_loader = DataLoader(splits["train"], batch_sampler=self.train_batches, collate_fn=self.collate,
+                                  generator=torch.Generator())
+        optimizer = build_optimizer(self.strategy.param_groups(model, self.cfg), self.cfg)
+        self.model, self.optimizer, self.train_loader = accelerator.prepare(model, optimizer, train_loader)
+        self.steps_per_epoch = math.ceil(len(self.train_loader) / self.cfg.grad_accum)
+        self.total_steps = self.cfg.max_steps or math.ceil(self.cfg.epochs * self.steps_per_epoch)
+        self.scheduler = accelerator.prepare(build_scheduler(self.optimizer, self.cfg, self.total_steps))
+        self.eval_loaders = {
+            split: accelerator.prepare(DataLoader(ds, batch_sampler=SortedBatches(ds["length"], self.cfg.eval_batch_size),
+                                                  collate_fn=self.collate, generator=torch.Generator()))
+            for split, ds in splits.items() if split != "train"
+        }
+        accelerator.register_for_checkpointing(self.state)
+
+    # ---- the loop -------------------------------------------------------------------------------------
+    def resume(self, checkpoint: Path) -> None:
+        """Model, optimizer, scheduler, RNG and loop state as they were when the checkpoint was written."""
+        self.accelerator.load_state(str(checkpoint))
+        logger.info("resumed from %s at step %d", checkpoint, self.state.step)
+
+    def fit(self) -> dict:
+        acc, cfg, state = self.accelerator, self.cfg, self.state
+        bar = tqdm(total=self.total_steps, initial=state.step, disable=not acc.is_local_main_process,
+                   desc="training", unit="step")
+        started, first_step_at = time.perf_counter(), None
+        window_loss, window_count, window_samples, window_start = 0.0, 0, 0, time.perf_counter()
+        while state.step < self.total_steps and not self.should_stop():
+            self.train_batches.set_epoch(state.epoch)
+            self.strategy.on_epoch_start(acc.unwrap_model(self.model), state.epoch)
+            loader = acc.skip_first_batches(self.train_loader, state.batches_in_epoch)
+            self.model.train()
+            for window in self.accumulation_windows(loader):
+                loss_sum, count = self.optimizer_step(window)
+                state.step += 1
+                state.batches_in_epoch += len(window)
+                window_loss, window_count = window_loss + loss_sum, window_count + count
+                window_samples += sum(len(batch["labels"]) for batch in window) * acc.num_processes
+                first_step_at = first_step_at or time.perf_counter() - started
+                bar.update(1)
+                if state.step % cfg.log_every == 0:
+                    acc.log({"train/loss": window_loss / max(window_count, 1),
+                             "train/lr": self.scheduler.get_last_lr()[0]}, step=state.step)
+                done = state.step >= self.total_steps
+                epoch_end = state.batches_in_epoch >= len(self.train_loader)
+                if done or (cfg.eval_every and state.step % cfg.eval_every == 0) or (
+                        epoch_end and not cfg.eval_every):
+                    elapsed = time.perf_counter() - window_start
+                    self.evaluate_and_checkpoint(window_loss / max(window_count, 1), window_samples / elapsed)
+                    window_loss, window_count, window_samples, window_start = 0.0, 0, 0, time.perf_counter()
+                if done or self.should_stop():
+                    break
+            else:
+                state.epoch, state.batches_in_epoch = state.epoch + 1, 0
+        bar.close()
+        return {"time_to_first_step_s": first_step_at, "train_runtime_s": time.perf_counter() - started,
+                "steps": state.step, "samples_seen": state.samples_seen}
+
+    def accumulation_windows(self, loader):
+        """Groups of `grad_accum` micro-batches; the last group of an epoch may be shorter."""
+        window = []
+        for batch in loader:
+            window.append(batch)
+            if len(window) == self.cfg.grad_accum:
+                yield window
+                window = []
+        if window:
+            yield window
+
+    def optimizer_step(self, window: list[dict]) -> tuple[float, int]:
+        """Forward/backward over the window, then one optimizer step. Returns (global loss sum, count)."""
+        acc = self.accelerator
+        local_count = sum(self.task.count_targets(batch["labels"]) for batch in window)
+        total = acc.reduce(torch.tensor(local_count, device=acc.device), reduction="sum").item()
+        scale = acc.num_processes / max(total, 1)  # DDP averages gradients over processes
+        local_loss = 0.0
+        for i, batch in enumerate(window):
+            inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
+            sync = acc.no_sync(self.model) if i < len(window) - 1 else nullcontext()
+            with sync:
+                loss_sum = self.strategy.loss_sum(self.model, inputs, batch["labels"], self.task)
+                acc.backward(loss_sum * scale)
+            local_loss += loss_sum.detach().float().item()
+        if self.cfg.max_grad_norm:
+            acc.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.samples_seen += sum(len(batch["labels"]) for batch in window) * acc.num_processes
+        loss = acc.reduce(torch.tensor(local_loss, device=acc.device), reduction="sum").item()
+        return loss, int(total)
+
+    def should_stop(self) -> bool:
+        patience = self.cfg.early_stopping_patience
+        return bool(patience) and self.state.evals_without_improvement >= patience
+
+    # ---- evaluation and checkpoints -------------------------------------------------------------------
+    def evaluate(self, split: str) -> dict:
+        """Metrics on a split; predictions are gathered from all processes, each example exactly once."""
+        acc, dataset, loader = self.accelerator, self.splits[split], self.eval_loaders[split]
+        self.model.eval()
+        by_id: dict[int, tuple] = {}
+        with torch.inference_mode():
+            for batch in loader:
+                logits = self.model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}).logits
+                predictions, labels = self.task.predict(logits), batch["labels"]
+                if predictions.dim() > 1:  # token tasks: widths differ between processes
+                    predictions = acc.pad_across_processes(predictions, dim=1, pad_index=-100)
+                    labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
+                ids, predictions, labels = acc.gather_for_metrics((batch["example_id"], predictions, labels))
+                for i, p, r in zip(ids.tolist(), predictions.tolist(), labels.tolist(), strict=True):
+                    by_id.setdefault(i, (p, r))
+        self.model.train()
+        ordered = [by_id[i] for i in sorted(by_id)]
+        return self.task.compute_metrics([p for p, _ in ordered], [r for _, r in ordered], split, dataset)
+
+    def evaluate_and_checkpoint(self, train_loss: float, samples_per_second: float) -> None:
+        acc, cfg, state = self.accelerator, self.cfg, self.state
+        record = {"step": state.step, "epoch": round(state.step / self.steps_per_epoch, 4),
+                  "loss": train_loss, "lr": self.scheduler.get_last_lr()[0],
+                  "samples_per_second": samples_per_second}
+        path = checkpoint_dir(self.output_dir, state.step)
+        if "validation" in self.splits:
+            metrics = self.evaluate("validation")
+            scalars = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+            record["validation"] = scalars
+            acc.log({f"validation/{k}": v for k, v in scalars.items()}, step=state.step)
+            value = metrics.get(cfg.metric_for_best)
+            if value is None:
+                raise NlptlError(f"train.metric_for_best={cfg.metric_for_best!r} is not a metric of this task "
+                                 f"(available: {', '.join(scalars)})")
+            better = state.best_metric is None or (
+                value > state.best_metric if cfg.greater_is_better else value < state.best_metric)
+            if better:
+                state.best_metric, state.best_checkpoint = value, str(path)
+                state.evals_without_improvement = 0
+            else:
+                state.evals_without_improvement += 1
+        if acc.is_main_process:
+            append_jsonl(self.output_dir / "history.jsonl", record)
+        self.save_checkpoint(path)
+
+    def save_checkpoint(self, path: Path) -> None:
+        acc = self.accelerator
+        acc.save_state(str(path))
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            rotate(self.output_dir, self.cfg.keep_checkpoints, self.state.best_checkpoint)
+        acc.wait_for_everyone()
+
+    def load_best_model(self) -> None:
+        """Put the best checkpoint's weights back into the model (best-model selection)."""
+        best = self.state.best_checkpoint
+        if best and Path(best).resolve() != checkpoint_dir(self.output_dir, self.state.step).resolve():
+            weights = load_file(str(Path(best) / "model.safetensors"))
+            self.accelerator.unwrap_model(self.model).load_state_dict(weights, strict=False)
+            logger.info("loaded the best model (%s=%s) from %s", self.cfg.metric_for_best, self.state.best_metric,
+                        best)
