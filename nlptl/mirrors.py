@@ -41,7 +41,9 @@ def parse_mirror_spec(spec: str) -> dict[str, str]:
         try:
             data = yaml.safe_load(path.read_text())
         except (OSError, yaml.YAMLError) as err:
-            raise NlptlError(f"{MIRRORS_ENV}={spec!r}: not name=path pairs and not a readable YAML file ({err})")
+            raise NlptlError(
+                f"{MIRRORS_ENV}={spec!r}: not name=path pairs and not a readable YAML file ({err})"
+            ) from None
         if not isinstance(data, dict):
             raise NlptlError(f"{MIRRORS_ENV} file {spec}: expected a mapping of Hub name to local path")
         return {str(k): str(v) for k, v in data.items()}

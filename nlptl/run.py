@@ -9,7 +9,7 @@ from pathlib import Path
 
 import datasets
 import transformers
-from accelerate import Accelerator, PartialState
+from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 from nlptl.data.pipeline import build_datasets
@@ -19,6 +19,7 @@ from nlptl.models import load_tokenizer
 from nlptl.recipe import Recipe, apply_overrides, recipe_to_yaml
 from nlptl.tasks import get_task
 from nlptl.train.checkpoints import find_resume_checkpoint, list_checkpoints
+from nlptl.train.distributed import force_cpu, partial_state
 from nlptl.train.precision import resolve_mixed_precision
 from nlptl.train.tracking import available_trackers, flat_hparams
 from nlptl.train.trainer import Trainer
@@ -33,22 +34,24 @@ def check_output_dir(output_dir: Path, recipe: Recipe) -> None:
         ["checkpoints/"] if list_checkpoints(output_dir) else [])
     if existing and not recipe.resume and not recipe.overwrite_output_dir:
         raise NlptlError(
-            f"output dir {output_dir} already holds a run ({', '.join(existing)}); continue it with --resume, "
-            "replace it with --overwrite_output_dir true, or choose another --output-dir"
+            f"output dir {output_dir} already holds a run ({', '.join(existing)}); "
+            "continue it with --resume, replace it with --overwrite_output_dir true, or choose another --output-dir"
         )
 
 
 def trim_history(path: Path, last_step: int) -> None:
     """After a resume, drop evaluation records newer than the checkpoint (they will be redone)."""
     if path.exists():
-        lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= last_step]
+        lines = [line for line in path.read_text().splitlines()
+                 if line and json.loads(line)["step"] <= last_step]
         write_text(path, "".join(line + "\n" for line in lines))
 
 
 def make_accelerator(recipe: Recipe) -> Accelerator:
-    device_type = PartialState().device.type
+    device_type = partial_state().device.type
     trackers = available_trackers(recipe.train.log_with)
-    return Accelerator(mixed_precision=resolve_mixed_precision(recipe.train.mixed_precision, device_type),
+    precision = resolve_mixed_precision(recipe.train.mixed_precision, device_type)
+    return Accelerator(cpu=force_cpu(), mixed_precision=precision,
                        log_with=trackers or None, project_dir=str(recipe.resolved_output_dir() / "logs"),
                        step_scheduler_with_optimizer=False)
 
@@ -101,7 +104,7 @@ def train(recipe: Recipe) -> dict:
 
 def setup_logging() -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    if not PartialState().is_local_main_process:
+    if not partial_state().is_local_main_process:
         logging.getLogger().setLevel(logging.ERROR)
     transformers.logging.set_verbosity_error()
     datasets.logging.set_verbosity_warning()

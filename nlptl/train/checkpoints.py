@@ -51,7 +51,8 @@ def find_resume_checkpoint(resume: str, output_dir: Path) -> Path:
         return found[-1]
     path = Path(resume)
     if not any(path.glob("custom_checkpoint_*")):
-        raise NlptlError(f"--resume {resume}: not a checkpoint folder (expected e.g. {checkpoint_dir(output_dir, 100)})")
+        example = checkpoint_dir(output_dir, 100)
+        raise NlptlError(f"--resume {resume}: not a checkpoint folder (expected a folder like {example})")
     return path
 
 

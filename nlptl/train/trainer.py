@@ -54,8 +54,9 @@ class Trainer:
         self.total_steps = self.cfg.max_steps or math.ceil(self.cfg.epochs * self.steps_per_epoch)
         self.scheduler = accelerator.prepare(build_scheduler(self.optimizer, self.cfg, self.total_steps))
         self.eval_loaders = {
-            split: accelerator.prepare(DataLoader(ds, batch_sampler=SortedBatches(ds["length"], self.cfg.eval_batch_size),
-                                                  collate_fn=self.collate, generator=torch.Generator()))
+            split: accelerator.prepare(DataLoader(
+                ds, batch_sampler=SortedBatches(ds["length"], self.cfg.eval_batch_size), collate_fn=self.collate,
+                generator=torch.Generator()))
             for split, ds in splits.items() if split != "train"
         }
         accelerator.register_for_checkpointing(self.state)

@@ -6,9 +6,7 @@ scikit-learn from integer predictions and references.
 
 import datasets
 import evaluate
-from sklearn.metrics import accuracy_score
-from sklearn.metrics import confusion_matrix
-from sklearn.metrics import precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 _DESCRIPTION = "Accuracy, macro F1/precision/recall, per-class report and confusion matrix."
 _KWARGS_DESCRIPTION = """
@@ -51,7 +49,7 @@ class Classification(evaluate.Metric):
             "recall": float(macro_r),
             "per_class": {
                 name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                for name, p, r, f, s in zip(names, precision, recall, f1, support)
+                for name, p, r, f, s in zip(names, precision, recall, f1, support, strict=True)
             },
             "confusion_matrix": confusion_matrix(references, predictions, labels=ids).tolist(),
             "labels": names,

@@ -1,0 +1,103 @@
+"""Training throughput and accuracy: nlptl vs transformers.Trainer, same data, model and settings, one run.
+
+SST-2, first N train rows after a seeded shuffle (seed 42), max length 64, batch 32, lr 1e-4, 1 epoch,
+warmup 6%, weight decay 0.01; test = GLUE dev (872). Throughput = training samples / training-loop seconds.
+
+    python bench/train_throughput.py [--samples 8000] [--repeats 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from common import SHARED_DATA, median, minilm_path, print_table
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+)
+
+import nlptl
+
+
+def hf_trainer(samples: int, group_by_length: bool, bf16: bool) -> dict:
+    files = {s: str(SHARED_DATA / "sst2" / f"{s}.parquet") for s in ("train", "test")}
+    raw = datasets.load_dataset("parquet", data_files=files)
+    train = raw["train"].shuffle(seed=42).select(range(samples))
+    tok = AutoTokenizer.from_pretrained(minilm_path())
+
+    def encode(batch):
+        return tok(list(batch["sentence"]), truncation=True, max_length=64)
+
+    train = train.map(encode, batched=True, remove_columns=["sentence"])
+    test = raw["test"].map(encode, batched=True, remove_columns=["sentence"])
+    torch.manual_seed(42)
+    model = AutoModelForSequenceClassification.from_pretrained(minilm_path(), num_labels=2)
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(
+            output_dir=out, per_device_train_batch_size=32, per_device_eval_batch_size=128, learning_rate=1e-4,
+            num_train_epochs=1, warmup_steps=0.06, weight_decay=0.01, seed=42, report_to=[], save_strategy="no",
+            eval_strategy="no", logging_strategy="no", bf16=bf16, use_cpu=not torch.cuda.is_available(),
+            train_sampling_strategy="group_by_length" if group_by_length else "random",
+        )
+        trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=DataCollatorWithPadding(tok))
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+        output = trainer.predict(test)
+    accuracy = float((np.argmax(output.predictions, -1) == output.label_ids).mean())
+    return {"samples_per_s": samples / seconds, "test_accuracy": accuracy}
+
+
+def nlptl_run(samples: int, precision: str) -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        recipe = nlptl.Recipe(
+            name="bench_sst2", output_dir=out,
+            model=nlptl.ModelConfig(name=minilm_path()),
+            data=nlptl.DataConfig(source=str(SHARED_DATA / "sst2"), text_column="sentence",
+                                  max_length=64, max_train_samples=samples, max_eval_samples=1000),
+            train=nlptl.TrainConfig(epochs=1, batch_size=32, eval_batch_size=128, lr=1e-4, warmup_ratio=0.06,
+                                    weight_decay=0.01, mixed_precision=precision, log_with=[]),
+        )
+        metrics = nlptl.train(recipe)
+        history = [json.loads(line) for line in (Path(out) / "history.jsonl").read_text().splitlines()]
+    return {"samples_per_s": history[-1]["samples_per_second"], "test_accuracy": metrics["test"]["accuracy"],
+            "time_to_first_step_s": metrics["train"]["time_to_first_step_s"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=8000)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--skip-random", action="store_true", help="skip the Trainer run with random sampling")
+    args = parser.parse_args()
+    runs = {
+        "hf Trainer, group_by_length, fp32": lambda: hf_trainer(args.samples, True, False),
+        "nlptl fp32": lambda: nlptl_run(args.samples, "no"),
+        "nlptl auto precision": lambda: nlptl_run(args.samples, "auto"),
+    }
+    if not args.skip_random:
+        runs["hf Trainer, random sampling, fp32"] = lambda: hf_trainer(args.samples, False, False)
+    rows = []
+    for name, fn in runs.items():
+        results = [fn() for _ in range(args.repeats)]
+        rows.append({"run": name, "samples_per_s": median([r["samples_per_s"] for r in results]),
+                     "test_accuracy": median([r["test_accuracy"] for r in results])})
+        print(rows[-1], flush=True)
+    peer = rows[0]["samples_per_s"]
+    for row in rows:
+        row["ratio_vs_hf_grouped"] = row["samples_per_s"] / peer
+    print_table(rows, ["run", "samples_per_s", "ratio_vs_hf_grouped", "test_accuracy"])
+
+
+if __name__ == "__main__":
+    main()

