@@ -1,0 +1,88 @@
+"""Turn per-word IOB2 tags into entity spans, with character offsets when the words came from raw text.
+
+Chunking is seqeval's, so spans agree with what the ``seqeval_ner`` metric counts: the default is
+seqeval's lenient chunking (a stray ``I-X`` after ``O`` still opens an entity); ``strict=True`` uses
+``seqeval.scheme.IOB2``, which drops ill-formed chunks like the metric's ``mode="strict"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from seqeval.metrics.sequence_labeling import get_entities
+from seqeval.scheme import IOB2, Entities
+from tokenizers.pre_tokenizers import PreTokenizer, WhitespaceSplit
+
+
+@dataclass(frozen=True)
+class EntitySpan:
+    """One entity. ``start_word``/``end_word`` are word indices, end EXCLUSIVE (``words[start:end]``).
+
+    ``start_char``/``end_char`` (end exclusive, ``text == raw_text[start_char:end_char]``) are set
+    only when character offsets of the words were given; otherwise they are ``None`` and ``text`` is
+    the words joined by single spaces.
+    """
+
+    type: str
+    start_word: int
+    end_word: int
+    text: str
+    start_char: int | None = None
+    end_char: int | None = None
+
+
+def split_words_with_offsets(
+    text: str, pre_tokenizer: PreTokenizer | None = None
+) -> tuple[list[str], list[tuple[int, int]]]:
+    """Split raw text into words and their ``(start, end)`` character offsets (end exclusive).
+
+    Defaults to splitting on whitespace (``WhitespaceSplit``); pass another ``tokenizers``
+    pre-tokenizer (e.g. ``BertPreTokenizer``, which also splits off punctuation) to match how the
+    training words were split.
+    """
+    pieces = (pre_tokenizer or WhitespaceSplit()).pre_tokenize_str(text)
+    return [word for word, _ in pieces], [offsets for _, offsets in pieces]
+
+
+def _chunks(tags: Sequence[str], strict: bool) -> list[tuple[str, int, int]]:
+    """``(type, start, end_exclusive)`` per entity, via seqeval."""
+    if strict:
+        return [(entity.tag, entity.start, entity.end) for entity in Entities([list(tags)], IOB2).entities[0]]
+    return [(entity_type, start, end + 1) for entity_type, start, end in get_entities(list(tags))]
+
+
+def decode_entities(
+    words: Sequence[str],
+    tags: Sequence[str],
+    offsets: Sequence[tuple[int, int]] | None = None,
+    text: str | None = None,
+    strict: bool = False,
+) -> list[EntitySpan]:
+    """Entity spans from one sentence's per-word tags.
+
+    With ``offsets`` (each word's character span in ``text``, as from :func:`split_words_with_offsets`)
+    the spans carry character offsets, and ``text`` - when given - supplies the exact original
+    substring (keeping its spacing).
+    """
+    if len(words) != len(tags):
+        raise ValueError(f"got {len(words)} words but {len(tags)} tags; need one tag per word.")
+    if offsets is not None and len(offsets) != len(words):
+        raise ValueError(f"got {len(words)} words but {len(offsets)} offsets; need one offset per word.")
+    spans: list[EntitySpan] = []
+    for entity_type, start_word, end_word in _chunks(tags, strict):
+        if offsets is None:
+            spans.append(EntitySpan(entity_type, start_word, end_word, " ".join(words[start_word:end_word])))
+            continue
+        start_char, end_char = offsets[start_word][0], offsets[end_word - 1][1]
+        span_text = text[start_char:end_char] if text is not None else " ".join(words[start_word:end_word])
+        spans.append(EntitySpan(entity_type, start_word, end_word, span_text, start_char, end_char))
+    return spans
+
+
+def decode_text_entities(
+    text: str, tags: Sequence[str], pre_tokenizer: PreTokenizer | None = None, strict: bool = False
+) -> list[EntitySpan]:
+    """Spans for raw ``text`` whose words (split as :func:`split_words_with_offsets` does) got ``tags``."""
+    words, offsets = split_words_with_offsets(text, pre_tokenizer)
+    return decode_entities(words, tags, offsets=offsets, text=text, strict=strict)
