@@ -1,0 +1,24 @@
+"""A built-in English stop-word list, because NLTK's ``stopwords`` corpus needs a download we cannot rely on.
+
+Stop words are never replaced by synonyms (EDA, Wei & Zou 2019): swapping "not" or "the" for a
+WordNet "synonym" changes meaning or grammar without adding useful variety.
+"""
+
+from __future__ import annotations
+
+#: NLTK's English stop-word list, plus the pieces NLTK's tokenizer splits contractions into ("n't", "'s").
+ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
+    """
+    i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself yourselves
+    he him his himself she she's her hers herself it it's its itself they them their theirs themselves
+    what which who whom this that that'll these those am is are was were be been being have has had
+    having do does did doing a an the and but if or because as until while of at by for with about
+    against between into through during before after above below to from up down in out on off over
+    under again further then once here there when where why how all any both each few more most other
+    some such no nor not only own same so than too very s t can will just don don't should should've
+    now d ll m o re ve y ain aren aren't couldn couldn't didn didn't doesn doesn't hadn hadn't hasn
+    hasn't haven haven't isn isn't ma mightn mightn't mustn mustn't needn needn't shan shan't shouldn
+    shouldn't wasn wasn't weren weren't won won't wouldn wouldn't
+    n't 's 're 've 'll 'd 'm ca wo
+    """.split()
+)
