@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import datasets
@@ -18,11 +19,11 @@ from nlptl.io import atomic_dir_contents, write_json, write_text
 from nlptl.models import load_tokenizer
 from nlptl.recipe import Recipe, apply_overrides, recipe_to_yaml
 from nlptl.tasks import get_task
-from nlptl.train.checkpoints import find_resume_checkpoint, list_checkpoints
-from nlptl.train.distributed import force_cpu, partial_state
-from nlptl.train.precision import resolve_mixed_precision
-from nlptl.train.tracking import available_trackers, flat_hparams
-from nlptl.train.trainer import Trainer
+from nlptl.training.checkpoints import find_resume_checkpoint, list_checkpoints
+from nlptl.training.distributed import force_cpu, partial_state
+from nlptl.training.precision import resolve_mixed_precision
+from nlptl.training.tracking import available_trackers, flat_hparams
+from nlptl.training.trainer import Trainer
 
 logger = logging.getLogger("nlptl")
 RUN_OUTPUTS = ("metrics.json", "history.jsonl", "model.safetensors")
@@ -69,6 +70,7 @@ def save_outputs(trainer: Trainer, tokenizer, recipe: Recipe, metrics: dict) -> 
 
 def train(recipe: Recipe) -> dict:
     """Fine-tune, evaluate and save one recipe; returns metrics.json's content."""
+    run_started = time.perf_counter()
     output_dir = recipe.resolved_output_dir()
     resume_from = find_resume_checkpoint(recipe.resume, output_dir) if recipe.resume else None
     check_output_dir(output_dir, recipe)
@@ -88,7 +90,7 @@ def train(recipe: Recipe) -> dict:
         trainer.resume(resume_from)
         if accelerator.is_main_process:
             trim_history(output_dir / "history.jsonl", trainer.state.step)
-    metrics = {"train": trainer.fit()}
+    metrics = {"train": trainer.fit(run_started)}
     trainer.load_best_model()
     for split in ("validation", "test"):
         if split in splits:

@@ -12,7 +12,7 @@ import torch
 
 from nlptl.recipe import TrainConfig
 from nlptl.tasks.base import Task
-from nlptl.train.optim import param_groups
+from nlptl.training.optim import param_groups
 
 
 class Strategy(Protocol):

@@ -26,9 +26,9 @@ from nlptl.errors import NlptlError
 from nlptl.io import append_jsonl
 from nlptl.recipe import Recipe
 from nlptl.tasks.base import Task
-from nlptl.train.checkpoints import LoopState, checkpoint_dir, rotate
-from nlptl.train.optim import build_optimizer, build_scheduler
-from nlptl.train.strategies import FullFineTuning, Strategy
+from nlptl.training.checkpoints import LoopState, checkpoint_dir, rotate
+from nlptl.training.optim import build_optimizer, build_scheduler
+from nlptl.training.strategies import FullFineTuning, Strategy
 
 logger = logging.getLogger(__name__)
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -41,6 +41,7 @@ class Trainer:
         self.accelerator = accelerator
         self.output_dir = recipe.resolved_output_dir()
         self.strategy = strategy or FullFineTuning()
+        self.metric_for_best = self.cfg.metric_for_best or task.main_metric
         self.collate = task.collator(tokenizer)
         self.state = LoopState()
         model = self.strategy.configure(task.build_model(recipe))
@@ -67,11 +68,13 @@ class Trainer:
         self.accelerator.load_state(str(checkpoint))
         logger.info("resumed from %s at step %d", checkpoint, self.state.step)
 
-    def fit(self) -> dict:
+    def fit(self, run_started: float | None = None) -> dict:
+        """Train to the end (or early stop). `run_started` (perf_counter) dates the time to the first step."""
         acc, cfg, state = self.accelerator, self.cfg, self.state
         bar = tqdm(total=self.total_steps, initial=state.step, disable=not acc.is_local_main_process,
                    desc="training", unit="step")
         started, first_step_at = time.perf_counter(), None
+        run_started = run_started or started
         window_loss, window_count, window_samples, window_start = 0.0, 0, 0, time.perf_counter()
         while state.step < self.total_steps and not self.should_stop():
             self.train_batches.set_epoch(state.epoch)
@@ -84,7 +87,7 @@ class Trainer:
                 state.batches_in_epoch += len(window)
                 window_loss, window_count = window_loss + loss_sum, window_count + count
                 window_samples += sum(len(batch["labels"]) for batch in window) * acc.num_processes
-                first_step_at = first_step_at or time.perf_counter() - started
+                first_step_at = first_step_at or time.perf_counter() - run_started
                 bar.update(1)
                 if state.step % cfg.log_every == 0:
                     acc.log({"train/loss": window_loss / max(window_count, 1),
@@ -173,9 +176,9 @@ class Trainer:
             scalars = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
             record["validation"] = scalars
             acc.log({f"validation/{k}": v for k, v in scalars.items()}, step=state.step)
-            value = metrics.get(cfg.metric_for_best)
+            value = metrics.get(self.metric_for_best)
             if value is None:
-                raise NlptlError(f"train.metric_for_best={cfg.metric_for_best!r} is not a metric of this task "
+                raise NlptlError(f"train.metric_for_best={self.metric_for_best!r} is not a metric of this task "
                                  f"(available: {', '.join(scalars)})")
             better = state.best_metric is None or (
                 value > state.best_metric if cfg.greater_is_better else value < state.best_metric)
@@ -202,5 +205,5 @@ class Trainer:
         if best and Path(best).resolve() != checkpoint_dir(self.output_dir, self.state.step).resolve():
             weights = load_file(str(Path(best) / "model.safetensors"))
             self.accelerator.unwrap_model(self.model).load_state_dict(weights, strict=False)
-            logger.info("loaded the best model (%s=%s) from %s", self.cfg.metric_for_best, self.state.best_metric,
+            logger.info("loaded the best model (%s=%s) from %s", self.metric_for_best, self.state.best_metric,
                         best)
