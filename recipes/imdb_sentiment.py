@@ -19,7 +19,7 @@ recipe = Recipe(
         truncation="head_tail",
         head_tokens=64,
     ),
-    train=TrainConfig(epochs=2, batch_size=16, eval_batch_size=64, lr=3e-5, metric_for_best="accuracy"),
+    train=TrainConfig(epochs=2, batch_size=16, eval_batch_size=64, lr=5e-5, metric_for_best="accuracy"),
 )
 
 if __name__ == "__main__":

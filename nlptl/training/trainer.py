@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
@@ -32,6 +33,27 @@ from nlptl.training.strategies import FullFineTuning, Strategy
 
 logger = logging.getLogger(__name__)
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+@dataclass
+class Window:
+    """Training loss and throughput since the last evaluation."""
+
+    loss_sum: float = 0.0
+    targets: int = 0
+    samples: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def add(self, loss_sum: float, targets: int, samples: int) -> None:
+        self.loss_sum += loss_sum
+        self.targets += targets
+        self.samples += samples
+
+    def mean_loss(self) -> float:
+        return self.loss_sum / max(self.targets, 1)
+
+    def samples_per_second(self) -> float:
+        return self.samples / max(time.perf_counter() - self.started, 1e-9)
 
 
 class Trainer:
@@ -75,30 +97,27 @@ class Trainer:
                    desc="training", unit="step")
         started, first_step_at = time.perf_counter(), None
         run_started = run_started or started
-        window_loss, window_count, window_samples, window_start = 0.0, 0, 0, time.perf_counter()
+        since_eval = Window()
         while state.step < self.total_steps and not self.should_stop():
             self.train_batches.set_epoch(state.epoch)
             self.strategy.on_epoch_start(acc.unwrap_model(self.model), state.epoch)
             loader = acc.skip_first_batches(self.train_loader, state.batches_in_epoch)
             self.model.train()
             for window in self.accumulation_windows(loader):
-                loss_sum, count = self.optimizer_step(window)
+                since_eval.add(*self.optimizer_step(window))
                 state.step += 1
                 state.batches_in_epoch += len(window)
-                window_loss, window_count = window_loss + loss_sum, window_count + count
-                window_samples += sum(len(batch["labels"]) for batch in window) * acc.num_processes
                 first_step_at = first_step_at or time.perf_counter() - run_started
                 bar.update(1)
                 if state.step % cfg.log_every == 0:
-                    acc.log({"train/loss": window_loss / max(window_count, 1),
-                             "train/lr": self.scheduler.get_last_lr()[0]}, step=state.step)
+                    lr = self.scheduler.get_last_lr()[0]
+                    acc.log({"train/loss": since_eval.mean_loss(), "train/lr": lr}, step=state.step)
                 done = state.step >= self.total_steps
                 epoch_end = state.batches_in_epoch >= len(self.train_loader)
                 if done or (cfg.eval_every and state.step % cfg.eval_every == 0) or (
                         epoch_end and not cfg.eval_every):
-                    elapsed = time.perf_counter() - window_start
-                    self.evaluate_and_checkpoint(window_loss / max(window_count, 1), window_samples / elapsed)
-                    window_loss, window_count, window_samples, window_start = 0.0, 0, 0, time.perf_counter()
+                    self.evaluate_and_checkpoint(since_eval.mean_loss(), since_eval.samples_per_second())
+                    since_eval = Window()
                 if done or self.should_stop():
                     break
             else:
@@ -118,8 +137,10 @@ class Trainer:
         if window:
             yield window
 
-    def optimizer_step(self, window: list[dict]) -> tuple[float, int]:
-        """Forward/backward over the window, then one optimizer step. Returns (global loss sum, count)."""
+    def optimizer_step(self, window: list[dict]) -> tuple[float, int, int]:
+        """Forward/backward over the window, then one optimizer step.
+
+        Returns the loss sum, target count and sample count over all processes."""
         acc = self.accelerator
         local_count = sum(self.task.count_targets(batch["labels"]) for batch in window)
         total = acc.reduce(torch.tensor(local_count, device=acc.device), reduction="sum").item()
@@ -137,9 +158,10 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.state.samples_seen += sum(len(batch["labels"]) for batch in window) * acc.num_processes
+        samples = sum(len(batch["labels"]) for batch in window) * acc.num_processes
+        self.state.samples_seen += samples
         loss = acc.reduce(torch.tensor(local_loss, device=acc.device), reduction="sum").item()
-        return loss, int(total)
+        return loss, int(total), samples
 
     def should_stop(self) -> bool:
         patience = self.cfg.early_stopping_patience
