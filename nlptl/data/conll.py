@@ -174,3 +174,29 @@ def sentences_to_dataset(
         {"tokens": [list(sentence.tokens) for sentence in sentences], "ner_tags": tag_column},
         features=features,
     )
+
+
+FILE_COLUMN = "conll_file"
+LINES_COLUMN = "conll_lines"
+"""Columns :func:`read_conll_dataset` adds so later stages can name ``file:line`` for a bad tag."""
+
+
+def conll_location(row: dict, word_index: int) -> str | None:
+    """``file:line`` of one word of a row read by :func:`read_conll_dataset`; ``None`` for other rows."""
+    if FILE_COLUMN not in row or LINES_COLUMN not in row:
+        return None
+    return f"{row[FILE_COLUMN]}:{row[LINES_COLUMN][word_index]}"
+
+
+def read_conll_dataset(paths: Sequence[str | Path]) -> datasets.Dataset:
+    """One split from one or more CoNLL files: ``tokens``, string ``ner_tags`` and where each token came from.
+
+    Tags stay strings here: their names and ids are the task's business (it knows the recipe's label list).
+    """
+    sentences = [sentence for path in paths for sentence in read_conll(path)]
+    dataset = sentences_to_dataset(sentences)
+    dataset = dataset.add_column(FILE_COLUMN, [sentence.path for sentence in sentences])
+    return dataset.add_column(
+        LINES_COLUMN, [list(sentence.line_numbers) for sentence in sentences],
+        feature=datasets.List(datasets.Value("int32")),
+    )

@@ -30,3 +30,21 @@ def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+
+
+def plot_entity_f1(per_type: dict[str, dict], path: Path, title: str) -> None:
+    """One bar per entity type (its F1), labelled with the number of gold entities: rare types stand out."""
+    types = sorted(per_type)
+    scores = [per_type[name]["f1"] for name in types]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(types) + 2), 3.5))
+    bars = ax.bar(types, scores, color="tab:blue")
+    for bar, name in zip(bars, types, strict=True):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.01,
+                f"{per_type[name]['f1']:.2f}\n(n={per_type[name]['number']})", ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("entity F1")
+    ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)

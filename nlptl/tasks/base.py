@@ -4,7 +4,7 @@ trainer and evaluation call these methods and never branch on the kind themselve
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import datasets
 import torch
@@ -12,10 +12,15 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from nlptl.recipe import Recipe
 
+if TYPE_CHECKING:
+    from nlptl.augment import AugmentConfig
+    from nlptl.data.augment_rows import RowAugmenter
+
 
 class Task(Protocol):
     name: str
     label_names: list[str]
+    main_metric: str  # selects the best checkpoint when the recipe leaves train.metric_for_best unset
 
     def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
         """Encode the label column(s) as ids into a `labels` column; sets `label_names`."""
@@ -27,6 +32,15 @@ class Task(Protocol):
     def tokenize(self, splits: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase,
                  recipe: Recipe) -> datasets.DatasetDict:
         """Model inputs plus `labels`, `example_id` and `length` columns (cached by `datasets`)."""
+
+    def augmenter(self, config: AugmentConfig, train: datasets.Dataset, recipe: Recipe) -> RowAugmenter:
+        """Label-preserving augmentation of this task's prepared train rows (labels as ids); refuses operations
+        that make no sense for the task."""
+
+    def encode_rows(self, rows: list[dict], tokenizer: PreTrainedTokenizerBase,
+                    recipe: Recipe) -> list[list[dict]]:
+        """Model rows for each raw row (rows carry `example_id`), made by the same code as `tokenize`: on-the-fly
+        augmentation tokenizes each batch after augmenting it."""
 
     def build_model(self, recipe: Recipe) -> PreTrainedModel:
         """The pretrained encoder with a fresh head sized for `label_names`."""

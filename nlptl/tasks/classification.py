@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,10 @@ import datasets
 import torch
 from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase
 
+from nlptl.augment import AugmentConfig, Augmenter
+from nlptl.data.augment_rows import TextRows, label_id_map
 from nlptl.data.collate import PadCollator
+from nlptl.data.columns import to_columns, to_rows
 from nlptl.data.labels import encode_labels
 from nlptl.data.truncation import encode_single
 from nlptl.errors import NlptlError
@@ -35,9 +40,19 @@ def encode_batch(batch: dict[str, list], indices: list[int], tokenizer: PreTrain
     return encoded
 
 
+def check_text_columns(split: str, ds: datasets.Dataset, text_column: str, pair_column: str | None) -> None:
+    for column in (text_column, pair_column):
+        if column and column not in ds.column_names:
+            raise NlptlError(
+                f"split {split!r} has no text column {column!r} (columns: {', '.join(ds.column_names)}); "
+                "set data.text_column / data.text_pair_column"
+            )
+
+
 class SequenceClassificationTask:
     name = "sequence_classification"
     stratify_column = "labels"
+    main_metric = "accuracy"
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
@@ -51,21 +66,36 @@ class SequenceClassificationTask:
                  recipe: Recipe) -> datasets.DatasetDict:
         cfg = recipe.data
         for split, ds in splits.items():
-            for column in (cfg.text_column, cfg.text_pair_column):
-                if column and column not in ds.column_names:
-                    raise NlptlError(
-                        f"split {split!r} has no text column {column!r} (columns: {', '.join(ds.column_names)}); "
-                        "set data.text_column / data.text_pair_column"
-                    )
-        encode = partial(encode_batch, tokenizer=tokenizer, text_column=cfg.text_column,
-                         pair_column=cfg.text_pair_column, max_length=cfg.max_length,
-                         truncation=cfg.truncation, head_tokens=cfg.head_tokens)
+            check_text_columns(split, ds, cfg.text_column, cfg.text_pair_column)
+        encode = self.encoder(tokenizer, recipe)
         return datasets.DatasetDict({
             split: ds.map(encode, batched=True, with_indices=True, batch_size=1000, num_proc=cfg.num_proc,
                           remove_columns=[c for c in ds.column_names if c != "labels"],
                           desc=f"tokenizing {split}")
             for split, ds in splits.items()
         })
+
+    def encoder(self, tokenizer: PreTrainedTokenizerBase, recipe: Recipe) -> Callable[..., dict[str, list]]:
+        """The Dataset.map function of `tokenize` (batch, indices) -> model inputs, lengths and row ids."""
+        cfg = recipe.data
+        return partial(encode_batch, tokenizer=tokenizer, text_column=cfg.text_column,
+                       pair_column=cfg.text_pair_column, max_length=cfg.max_length,
+                       truncation=cfg.truncation, head_tokens=cfg.head_tokens)
+
+    def encode_rows(self, rows: list[dict], tokenizer: PreTrainedTokenizerBase,
+                    recipe: Recipe) -> list[list[dict]]:
+        columns = to_columns(rows)
+        encoded = self.encoder(tokenizer, recipe)(columns, columns["example_id"])
+        encoded["labels"] = columns["labels"]
+        return [[row] for row in to_rows(encoded)]
+
+    def augmenter(self, config: AugmentConfig, train: datasets.Dataset, recipe: Recipe) -> TextRows:
+        """EDA on the text column (a text pair's second text is left as it is); antonym replacement flips labels
+        by the recipe's label-name map."""
+        check_text_columns("train", train, recipe.data.text_column, recipe.data.text_pair_column)
+        label_map = label_id_map(config.antonym_label_map or {}, self.label_names)
+        augmenter = Augmenter(dataclasses.replace(config, antonym_label_map=label_map or None))
+        return TextRows(augmenter, recipe.data.text_column, self.label_names)
 
     def build_model(self, recipe: Recipe) -> PreTrainedModel:
         return load_model(

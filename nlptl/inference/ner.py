@@ -1,0 +1,117 @@
+"""Entities in raw text from a fine-tuned token-classification model, with character offsets.
+
+Texts are split into words (by default as BERT does: whitespace, then punctuation apart, close to CoNLL's
+tokenization), cut into the same overlapping windows as in training (`token_alignment`), so a long text loses
+no words, and each word's tag comes from its first sub-token in the window that owns it. Chunking into
+entities is seqeval's (`ner_decode`), the same the `seqeval_ner` metric counts.
+
+    from nlptl.inference.ner import predict_entities
+    predict_entities("runs/conll2003_ner", ["Angela Merkel visited Paris."])
+    # [[EntitySpan(type='PER', ..., text='Angela Merkel', start_char=0, end_char=13), EntitySpan(type='LOC', ...)]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from tokenizers.pre_tokenizers import BertPreTokenizer, PreTokenizer
+from transformers import AutoModelForTokenClassification, PreTrainedModel, PreTrainedTokenizerBase
+
+from nlptl.errors import NlptlError
+from nlptl.models import load_config, load_model, load_tokenizer
+from nlptl.recipe import ModelConfig
+from nlptl.tasks.ner_decode import EntitySpan, decode_entities, split_words_with_offsets
+from nlptl.tasks.token_alignment import SENTENCE_ID_COLUMN, WORD_IDS_COLUMN, stitch_word_predictions, tokenize_and_align
+
+MAX_POSITIONS = 512
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def trained_settings(model_dir: str | Path) -> dict[str, Any]:
+    """The `data` section of the recipe.yaml that `nlptl train` saved next to the weights (empty if none)."""
+    path = Path(model_dir) / "recipe.yaml"
+    try:
+        recipe = yaml.safe_load(path.read_text()) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        return {}
+    section = recipe.get("data") if isinstance(recipe, dict) else None
+    return section if isinstance(section, dict) else {}
+
+
+def load_token_model(model_dir: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Tokenizer and model of a token-classification checkpoint; any other head is a clear error (loading it
+    as a token classifier would silently give a random head)."""
+    cfg = ModelConfig(name=str(model_dir))
+    config = load_config(cfg, {})
+    architectures = list(getattr(config, "architectures", None) or [])
+    if not any(name.endswith("ForTokenClassification") for name in architectures):
+        raise NlptlError(f"{model_dir}: not a token-classification checkpoint (architectures: "
+                         f"{architectures or 'none'}); pass the output dir of a token_classification run")
+    model = load_model(AutoModelForTokenClassification, cfg, {})
+    return model.eval(), load_tokenizer(cfg, {})
+
+
+def default_max_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
+    limits = [MAX_POSITIONS, getattr(model.config, "max_position_embeddings", MAX_POSITIONS)]
+    if 0 < getattr(tokenizer, "model_max_length", 0) < 100_000:
+        limits.append(tokenizer.model_max_length)
+    return min(limits)
+
+
+@torch.inference_mode()
+def predict_windows(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, windows: dict[str, list],
+                    batch_size: int) -> list[list[int]]:
+    """Arg-max label id at every position of every window; batches of similar length waste little padding."""
+    device = next(model.parameters()).device
+    order = sorted(range(len(windows["input_ids"])), key=lambda i: len(windows["input_ids"][i]), reverse=True)
+    predictions: list[list[int]] = [[] for _ in order]
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        features = [{key: windows[key][i] for key in MODEL_INPUTS if key in windows} for i in rows]
+        batch = tokenizer.pad(features, padding=True, return_tensors="pt").to(device)
+        ids = model(**batch).logits.argmax(dim=-1).tolist()
+        for row, row_ids in zip(rows, ids, strict=True):
+            predictions[row] = row_ids[:len(windows["input_ids"][row])]
+    return predictions
+
+
+def predict_entities(model: str | Path | PreTrainedModel, texts: Sequence[str], *,
+                     tokenizer: PreTrainedTokenizerBase | None = None, batch_size: int = 32,
+                     max_length: int | None = None, stride: int | None = None,
+                     pre_tokenizer: PreTokenizer | None = None, strict: bool | None = None) -> list[list[EntitySpan]]:
+    """Entity spans (with `start_char`/`end_char` into each text) for every text.
+
+    `model` is a trained model dir (the output dir of a token_classification run; its recipe.yaml supplies
+    max_length, stride and ner_strict unless given here) or an already loaded model plus its `tokenizer`.
+    """
+    settings: dict[str, Any] = {}
+    if isinstance(model, str | Path):
+        settings = trained_settings(model)
+        model, tokenizer = load_token_model(model)
+    elif tokenizer is None:
+        raise NlptlError("predict_entities: pass the tokenizer along with a loaded model (or pass a model dir)")
+    if batch_size < 1:
+        raise NlptlError(f"batch_size={batch_size}: must be at least 1")
+    max_length = max_length or settings.get("max_length") or default_max_length(model, tokenizer)
+    stride = stride if stride is not None else settings.get("stride")
+    strict = bool(settings.get("ner_strict", False)) if strict is None else strict
+    splitter = pre_tokenizer or BertPreTokenizer()
+    split = [split_words_with_offsets(text or "", splitter) for text in texts]
+    words = [sentence_words for sentence_words, _ in split]
+    if not words:
+        return []
+    windows = tokenize_and_align({"tokens": words}, list(range(len(words))), tokenizer=tokenizer,
+                                 max_length=max_length, stride=stride)
+    per_window = predict_windows(model, tokenizer, windows, batch_size)
+    per_word = stitch_word_predictions(per_window, windows[WORD_IDS_COLUMN], windows[SENTENCE_ID_COLUMN],
+                                       [len(sentence_words) for sentence_words in words])
+    id2label = model.config.id2label
+    return [
+        decode_entities(sentence_words, [str(id2label[i]) for i in ids], offsets=offsets, text=text or "",
+                        strict=strict)
+        for (sentence_words, offsets), ids, text in zip(split, per_word, texts, strict=True)
+    ]

@@ -1,0 +1,149 @@
+"""Masked-LM training on unlabelled text: domain-adaptive pre-training (Gururangan et al. 2020, "Don't Stop
+Pretraining") continues the encoder's own objective on in-domain text before it is fine-tuned on labels.
+
+Training rows are masked afresh each time they are drawn (dynamic masking, as in RoBERTa) by transformers'
+DataCollatorForLanguageModeling; validation/test rows are masked once, seeded, so every evaluation scores the
+same positions and losses compare across steps and runs. Metrics: masked-token accuracy, loss and perplexity.
+The saved model is a `...ForMaskedLM`; any recipe loads its encoder with `--model OUTPUT_DIR`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from transformers import (
+    AutoModelForMaskedLM,
+    DataCollatorForLanguageModeling,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from nlptl import models
+from nlptl.data.collate import PadCollator
+from nlptl.data.truncation import encode_single
+from nlptl.errors import NlptlError
+from nlptl.recipe import Recipe
+
+logger = logging.getLogger(__name__)
+
+
+def encode_texts(batch: dict[str, list], indices: list[int], tokenizer: PreTrainedTokenizerBase, text_column: str,
+                 max_length: int, truncation: str, head_tokens: int) -> dict[str, list]:
+    """Dataset.map function: token ids of each text with its length and row id (no labels: the text is the target)."""
+    encoded = encode_single(tokenizer, [text or "" for text in batch[text_column]], max_length, truncation,
+                            head_tokens)
+    encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+    encoded["example_id"] = list(indices)
+    return encoded
+
+
+def mask_once(batch: dict[str, list], indices: list[int], tokenizer: PreTrainedTokenizerBase, probability: float,
+              seed: int) -> dict[str, list]:
+    """Dataset.map function: fixed, seeded masking of evaluation rows (`labels` -100 where not masked)."""
+    masker = DataCollatorForLanguageModeling(tokenizer, mlm_probability=probability, seed=seed + indices[0])
+    masked = masker([{"input_ids": ids} for ids in batch["input_ids"]])
+    lengths = batch["length"]
+    return {"input_ids": [row[:n].tolist() for row, n in zip(masked["input_ids"], lengths, strict=True)],
+            "labels": [row[:n].tolist() for row, n in zip(masked["labels"], lengths, strict=True)]}
+
+
+class MaskingCollator:
+    """Pads rows; rows without labels (training) are masked here, dynamically; evaluation rows arrive masked."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, probability: float) -> None:
+        self.pad = PadCollator(tokenizer)
+        self.masker = DataCollatorForLanguageModeling(tokenizer, mlm_probability=probability)
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        batch = self.pad(rows)
+        if "labels" not in batch:
+            batch["input_ids"], batch["labels"] = self.masker.torch_mask_tokens(batch["input_ids"])
+        return batch
+
+
+class MaskedLMTask:
+    name = "masked_lm"
+    stratify_column = None
+    main_metric = "accuracy"  # masked-token accuracy (greater is better); `perplexity` is reported too
+
+    def __init__(self) -> None:
+        self.label_names: list[str] = []
+        self.probability, self.seed = 0.15, 42
+
+    def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
+        if not 0 < recipe.mlm.probability < 1:
+            raise NlptlError(f"mlm.probability={recipe.mlm.probability}: use a share in (0, 1), e.g. 0.15")
+        self.probability, self.seed = recipe.mlm.probability, recipe.seed
+        return splits  # the text is its own target
+
+    def tokenize(self, splits: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase,
+                 recipe: Recipe) -> datasets.DatasetDict:
+        cfg = recipe.data
+        if tokenizer.mask_token is None:
+            raise NlptlError(f"{recipe.model.name}: the tokenizer has no mask token, so it cannot do masked-LM")
+        encode = partial(encode_texts, tokenizer=tokenizer, text_column=cfg.text_column, max_length=cfg.max_length,
+                         truncation=cfg.truncation, head_tokens=cfg.head_tokens)
+        mask = partial(mask_once, tokenizer=tokenizer, probability=self.probability, seed=self.seed)
+        result = {}
+        for split, ds in splits.items():
+            if cfg.text_column not in ds.column_names:
+                raise NlptlError(f"split {split!r} has no text column {cfg.text_column!r} (columns: "
+                                 f"{', '.join(ds.column_names)}); set data.text_column")
+            ds = ds.map(encode, batched=True, with_indices=True, batch_size=1000, num_proc=cfg.num_proc,
+                        remove_columns=ds.column_names, desc=f"tokenizing {split}")
+            if split != "train":
+                ds = ds.map(mask, batched=True, with_indices=True, batch_size=1000, desc=f"masking {split} once")
+            result[split] = ds
+        return datasets.DatasetDict(result)
+
+    def augmenter(self, config: Any, train: datasets.Dataset, recipe: Recipe) -> Any:
+        raise NlptlError("task masked_lm learns from unlabelled text, so label-preserving augmentation has nothing "
+                         "to preserve; leave augment.ops empty")
+
+    def encode_rows(self, rows: list[dict], tokenizer: PreTrainedTokenizerBase, recipe: Recipe) -> list[list[dict]]:
+        raise NlptlError("task masked_lm does not augment (see augmenter)")
+
+    def build_model(self, recipe: Recipe) -> PreTrainedModel:
+        config = models.load_config(recipe.model, recipe.mirrors)
+        loader = partial(AutoModelForMaskedLM.from_pretrained, output_loading_info=True)
+        model, info = models._load("weights", loader, recipe.model, recipe.mirrors, config=config,
+                                   use_safetensors=True)
+        new = [name for name in info["missing_keys"] if not name.startswith(model.base_model_prefix + ".")]
+        if new:
+            logger.warning("%s has no masked-LM head weights: the head (%s) starts from random initialisation; "
+                           "the early loss is high until it is learnt (the encoder is what DAPT adapts)",
+                           recipe.model.name, ", ".join(sorted({n.rsplit(".", 1)[0] for n in new})))
+        return model
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> MaskingCollator:
+        return MaskingCollator(tokenizer, self.probability)
+
+    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(logits.flatten(0, -2).float(), labels.flatten(), ignore_index=-100,
+                                                 reduction="sum")
+
+    def count_targets(self, labels: torch.Tensor) -> int:
+        return int((labels != -100).sum())
+
+    def predict(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.argmax(dim=-1)
+
+    def compute_metrics(self, predictions: list, references: list, split: str,
+                        dataset: datasets.Dataset) -> dict[str, Any]:
+        pairs = [(p, r) for p_row, r_row in zip(predictions, references, strict=True)
+                 for p, r in zip(p_row, r_row, strict=True) if r != -100]
+        hits = sum(p == r for p, r in pairs)
+        return {"accuracy": hits / max(len(pairs), 1), "masked_tokens": len(pairs), "num_examples": len(references)}
+
+    def metrics_from_loss(self, loss: float) -> dict[str, float]:
+        """Perplexity of the masked tokens: exp of the mean loss the trainer measured."""
+        return {"perplexity": math.exp(min(loss, 700.0))}
+
+    def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
+        return []
