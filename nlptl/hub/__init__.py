@@ -1,0 +1,1 @@
+"""Export to the Hugging Face Hub: the model card of a run and the push of its files."""

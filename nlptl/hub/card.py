@@ -1,0 +1,345 @@
+"""The model card (README.md) of a trained run, built from what the run saved: recipe.yaml, metrics.json,
+config.json and the plots. Metadata goes through `huggingface_hub.ModelCardData`, so the YAML header
+(base_model, datasets, model-index...) is the one the Hub parses and shows."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+PIPELINE_TAGS = {"sequence_classification": "text-classification", "token_classification": "token-classification",
+                 "masked_lm": "fill-mask"}
+TASK_WORDS = {"text-classification": "text classification", "token-classification": "named-entity recognition",
+              "fill-mask": "masked language modelling"}
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+METRIC_NAMES = {
+    "text-classification": {"accuracy": "Accuracy", "f1": "F1 (macro)", "precision": "Precision (macro)",
+                            "recall": "Recall (macro)"},
+    "token-classification": {"f1": "Entity F1 (micro)", "precision": "Entity precision (micro)",
+                             "recall": "Entity recall (micro)", "accuracy": "Token accuracy"},
+    "fill-mask": {"perplexity": "Perplexity", "accuracy": "Masked-token accuracy"},
+}
+AUGMENT_KEYS = ("augment", "augmentation")
+FULL_FINE_TUNING = "full fine-tuning: every parameter trains at the recipe's learning rate"
+STRATEGIES = {  # recipe strategy.name -> what it did, filled from the strategy (and distill) settings
+    "full": FULL_FINE_TUNING,
+    "feature_extraction": "feature extraction: the pretrained encoder stays frozen and only the new head trains",
+    "partial_freezing": "partial freezing: the embeddings and the bottom {freeze_layers} encoder layers stay frozen",
+    "gradual_unfreezing": "gradual unfreezing (ULMFiT): layer groups are unfrozen from the top down, one more "
+                          "group every {unfreeze_every_steps} steps (every epoch when unset)",
+    "layerwise_lr": "layer-wise learning-rate decay: each layer trains at lr x {lr_decay} ^ (layers above it)",
+    "lora": "LoRA adapters (r={lora_r}, alpha={lora_alpha}, dropout={lora_dropout}, target modules: "
+            "{lora_target_modules}); the pretrained weights stay frozen",
+    "from_scratch": "trained from scratch: the architecture of the checkpoint with random weights",
+    "distill": "knowledge distillation: the soft labels of the teacher {teacher} (weight {alpha}, temperature "
+               "{temperature}) and the true labels train a student with {student_layers} layers",
+}
+
+TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ model_name }}
+
+This model is {{ base_description }} fine-tuned for {{ task_words }} on {{ data_description }} with
+nlptl (transfer learning for BERT-family encoders).
+{% if test_lines %}
+Results on the test split ({{ test_examples }} examples):
+{% for line in test_lines %}
+- {{ line }}
+{%- endfor %}
+{% endif %}
+## Labels
+
+| id | label |
+|---|---|
+{% for id, label in labels -%}
+| {{ id }} | {{ label }} |
+{% endfor %}
+## Intended uses & limitations
+
+Intended for {{ task_words }} of texts like the training data: the same language, domain and style as
+{{ data_description }}. Predictions on other domains, languages or text lengths were not evaluated and may be
+much worse. {{ length_note }} Scores are softmax probabilities from a model trained with cross-entropy; they are
+not calibrated confidence. The model repeats the biases of its pretraining corpus and of the training labels;
+do not use it for decisions about people without a review of those biases.
+
+## How to use
+
+```python
+{{ usage }}
+```
+
+With nlptl, for files of any size (csv, tsv, jsonl, parquet, txt; resumable, length-sorted batches):
+
+```bash
+nlptl predict {{ repo_id }} INPUT.csv --output predictions.csv
+```
+
+## Training data
+
+- source: {{ source }}{% if config_name %} (configuration `{{ config_name }}`){% endif %}
+{%- for line in data_lines %}
+- {{ line }}
+{%- endfor %}
+
+## Training procedure
+
+### Transfer strategy
+
+{{ strategy }}
+
+### Augmentation
+
+{{ augmentation }}
+
+### Training hyperparameters
+
+| setting | value |
+|---|---|
+{% for name, value in hyperparameters -%}
+| {{ name }} | {{ value }} |
+{% endfor %}
+### Results
+{% if result_rows %}
+| split | {% for name in result_columns %}{{ name }} | {% endfor %}
+|---|{% for name in result_columns %}---|{% endfor %}
+{% for split, values in result_rows -%}
+| {{ split }} | {% for value in values %}{{ value }} | {% endfor %}
+{% endfor %}{% else %}
+No evaluation results were saved with this run.
+{% endif %}{% if train_lines %}
+Training: {{ train_lines }}.
+{% endif %}{% for plot in plots %}
+![{{ plot }}]({{ plot }})
+{% endfor %}
+## Reproduce
+
+The full resolved recipe is in this repository as `recipe.yaml`:
+
+```bash
+nlptl train recipe.yaml
+```
+
+## Framework versions
+
+{% for name, version in versions -%}
+- {{ name }} {{ version }}
+{% endfor %}"""
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    return data if isinstance(data, dict) else {}
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def hub_id(name: Any) -> str | None:
+    """The name if it can be a Hub id (not a local path), else None: metadata must not hold local paths."""
+    if not isinstance(name, str) or Path(name).expanduser().exists() or not HUB_ID.match(name):
+        return None
+    return name
+
+
+def describe_strategy(recipe: dict[str, Any]) -> str:
+    """The transfer strategy in words, from the recipe's `strategy` section (full fine-tuning when absent)."""
+    strategy = recipe.get("strategy")
+    if not isinstance(strategy, dict) or not strategy.get("name"):
+        return describe_setting(strategy, FULL_FINE_TUNING)
+    name = strategy["name"]
+    settings = {**{k: v for k, v in (recipe.get("distill") or {}).items()}, **strategy}
+    template = STRATEGIES.get(name)
+    if template is None:
+        return f"`{name}`\n\n" + describe_setting(strategy, "")
+    return template.format_map({k: "default" if v is None else v for k, v in settings.items()})
+
+
+def find_setting(recipe: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    """A setting that may live at the top of the recipe or in one of its sections (strategy, augmentation)."""
+    for section in (recipe, *(v for v in recipe.values() if isinstance(v, dict))):
+        for key in keys:
+            if section.get(key):
+                return section[key]
+    return None
+
+
+def augmentation_setting(recipe: dict[str, Any]) -> Any:
+    """The recipe's augmentation settings, or None when augmentation is off (a section that lists no ops)."""
+    setting = find_setting(recipe, AUGMENT_KEYS)
+    return None if isinstance(setting, dict) and not setting.get("ops") else setting
+
+
+def describe_setting(value: Any, default: str) -> str:
+    if value is None:
+        return default
+    if isinstance(value, dict | list):
+        return "```yaml\n" + yaml.safe_dump(value, sort_keys=False).strip() + "\n```"
+    return str(value)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def metric(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else ""
+
+
+def training_summary(train: dict[str, Any]) -> str:
+    """One line from metrics.json's `train` section (what is there)."""
+    parts = []
+    if train.get("steps") is not None:
+        parts.append(f"{train['steps']} optimizer steps")
+    if train.get("samples_seen") is not None:
+        parts.append(f"{train['samples_seen']} samples seen")
+    if train.get("train_runtime_s") is not None:
+        parts.append(f"{train['train_runtime_s']:.1f} s")
+    if train.get("trainable_parameters") is not None and train.get("total_parameters"):
+        parts.append(f"{train['trainable_parameters']:,} of {train['total_parameters']:,} parameters trained")
+    return ", ".join(parts)
+
+
+def local_name(name: Any) -> str:
+    """A local path shown by its last part only: cards are public, home directories are not."""
+    return Path(str(name)).name or str(name)
+
+
+def eval_results(metrics: dict[str, Any], pipeline_tag: str, dataset: str, config_name: str | None) -> list:
+    test = metrics.get("test") or {}
+    return [
+        EvalResult(task_type=pipeline_tag, dataset_type=dataset, dataset_name=dataset, dataset_config=config_name,
+                   dataset_split="test", metric_type=key, metric_name=name, metric_value=round(float(test[key]), 4))
+        for key, name in METRIC_NAMES.get(pipeline_tag, {}).items() if isinstance(test.get(key), int | float)
+    ]
+
+
+def hyperparameters(recipe: dict[str, Any]) -> list[tuple[str, str]]:
+    train, data, model = recipe.get("train", {}), recipe.get("data", {}), recipe.get("model", {})
+    batch, accumulation = train.get("batch_size"), train.get("grad_accum", 1)
+    rows = [
+        ("learning rate", train.get("lr")),
+        ("batch size (per process)", batch),
+        ("gradient accumulation", accumulation),
+        ("epochs", train.get("epochs")),
+        ("max steps", train.get("max_steps")),
+        ("optimizer", f"AdamW (betas {format_value(train.get('adam_betas'))}, eps {train.get('adam_eps')})"),
+        ("weight decay", train.get("weight_decay")),
+        ("scheduler", f"{train.get('scheduler')}, warmup ratio {train.get('warmup_ratio')}"),
+        ("max grad norm", train.get("max_grad_norm")),
+        ("mixed precision", train.get("mixed_precision")),
+        ("max length (tokens)", data.get("max_length")),
+        ("truncation", data.get("truncation")),
+        ("dropout override", model.get("dropout")),
+        ("seed", recipe.get("seed")),
+    ]
+    return [(name, format_value(value)) for name, value in rows if value is not None]
+
+
+def results_table(metrics: dict[str, Any], pipeline_tag: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    names = METRIC_NAMES.get(pipeline_tag, {})
+    splits = [s for s in ("validation", "test") if isinstance(metrics.get(s), dict)]
+    keys = [k for k in names if any(isinstance(metrics[s].get(k), int | float) for s in splits)]
+    rows = [(s, [metric(metrics[s].get(k)) for k in keys] + [str(metrics[s].get("num_examples", ""))])
+            for s in splits]
+    return [names[k] for k in keys] + ["examples"], rows
+
+
+def length_note(pipeline_tag: str, data: dict[str, Any]) -> str:
+    max_length = data.get("max_length", "?")
+    if pipeline_tag == "token-classification":
+        return (f"Sentences longer than {max_length} sub-tokens are split into overlapping windows, so no word is "
+                "lost; only the entity types listed under Labels are found.")
+    kept = {"head": "the start is kept", "tail": "the end is kept",
+            "head_tail": f"the first {data.get('head_tokens', 128)} tokens and the end are kept"}
+    truncation = data.get("truncation", "head")
+    return (f"Inputs longer than {max_length} tokens are cut ({kept.get(truncation, truncation)}) unless "
+            "predicted with `nlptl predict --long-text window`.")
+
+
+def usage_snippet(repo_id: str, pipeline_tag: str) -> str:
+    if pipeline_tag == "fill-mask":
+        return (f'from transformers import pipeline\n\nfill = pipeline("fill-mask", model="{repo_id}")\n'
+                f'print(fill(f"The movie was {{fill.tokenizer.mask_token}}."))')
+    if pipeline_tag == "token-classification":
+        return (f'from transformers import pipeline\n\nner = pipeline("token-classification", model="{repo_id}", '
+                f'aggregation_strategy="simple")\nprint(ner("Angela Merkel visited Paris."))')
+    return (f'from transformers import pipeline\n\nclassifier = pipeline("text-classification", model="{repo_id}")\n'
+            f'print(classifier("A moving, beautifully acted film."))\n\n'
+            f'# or, in batches with length sorting:\nimport nlptl\n'
+            f'print(nlptl.Predictor("{repo_id}").predict(["A moving, beautifully acted film."]))')
+
+
+def framework_versions() -> list[tuple[str, str]]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("nlptl", "transformers", "torch", "datasets", "tokenizers", "accelerate", "huggingface_hub"):
+        try:
+            found.append((name, version(name)))
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def build_card(run_dir: Path, repo_id: str, license: str | None = None,
+               language: list[str] | None = None) -> ModelCard:
+    """The card for a run directory, to be saved as README.md next to the uploaded files."""
+    recipe = read_yaml(run_dir / "recipe.yaml")
+    metrics = read_json(run_dir / "metrics.json")
+    config = read_json(run_dir / "config.json")
+    data, model = recipe.get("data", {}), recipe.get("model", {})
+    pipeline_tag = PIPELINE_TAGS.get(recipe.get("task", "sequence_classification"), "text-classification")
+    base_model, dataset = hub_id(model.get("name")), hub_id(data.get("source"))
+    model_name = repo_id.split("/")[-1]
+    results = eval_results(metrics, pipeline_tag, dataset or local_name(data.get("source", "local data")),
+                           data.get("config_name"))
+    card_data = ModelCardData(
+        base_model=base_model, datasets=[dataset] if dataset else None, language=language, license=license,
+        library_name="transformers", pipeline_tag=pipeline_tag, model_name=model_name if results else None,
+        tags=["nlptl", pipeline_tag, *([config["model_type"]] if config.get("model_type") else [])],
+        eval_results=results or None,
+    )
+    id2label = config.get("id2label") or {}
+    labels = sorted(((int(i), name) for i, name in id2label.items()), key=lambda pair: pair[0])
+    test = metrics.get("test") or {}
+    names = METRIC_NAMES.get(pipeline_tag, {})
+    columns, rows = results_table(metrics, pipeline_tag)
+    data_lines = [f"text column: `{data.get('text_column', 'text')}`" if pipeline_tag != "token-classification"
+                  else f"tokens column: `{data.get('tokens_column', 'tokens')}`"]
+    for key, words in (("max_train_samples", "training examples (seeded random subset)"),
+                       ("max_eval_samples", "evaluation examples per split at most")):
+        if data.get(key):
+            data_lines.append(f"{data[key]} {words}")
+    if (metrics.get("validation") or {}).get("num_examples"):
+        data_lines.append(f"validation examples: {metrics['validation']['num_examples']}")
+    return ModelCard.from_template(
+        card_data, template_str=TEMPLATE, repo_id=repo_id, model_name=model_name,
+        base_description=f"[{base_model}](https://huggingface.co/{base_model})" if base_model
+        else f"the local checkpoint `{local_name(model.get('name', 'unknown'))}`",
+        task_words=TASK_WORDS[pipeline_tag],
+        data_description=f"[{dataset}](https://huggingface.co/datasets/{dataset})" if dataset
+        else f"the local data set `{local_name(data.get('source', 'unknown'))}`",
+        test_lines=[f"{names[k]}: {metric(test[k])}" for k in names if isinstance(test.get(k), int | float)],
+        test_examples=test.get("num_examples", "?"), labels=labels,
+        length_note=length_note(pipeline_tag, data),
+        usage=usage_snippet(repo_id, pipeline_tag),
+        source=dataset or f"local data set `{local_name(data.get('source'))}`",
+        config_name=data.get("config_name"), data_lines=data_lines,
+        strategy=describe_strategy(recipe),
+        augmentation=describe_setting(augmentation_setting(recipe), "none"),
+        hyperparameters=hyperparameters(recipe), result_columns=columns, result_rows=rows,
+        train_lines=training_summary(metrics.get("train") or {}), plots=sorted(p.name for p in run_dir.glob("*.png")),
+        versions=framework_versions(),
+    )

@@ -1,0 +1,142 @@
+"""`Predictor`: a fine-tuned checkpoint ready to label texts.
+
+Settings the model was trained with (max_length, truncation, head_tokens, text column) are read from the
+`recipe.yaml` that `nlptl train` saves next to the weights, so prediction sees texts cut the way training did;
+arguments override them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from nlptl import mirrors
+from nlptl.errors import NlptlError
+from nlptl.inference.badrows import check_policy, screen
+from nlptl.inference.encode import EncodeSettings, encode_texts
+from nlptl.inference.engine import class_probabilities, pool_windows
+from nlptl.inference.precision import inference_dtype
+from nlptl.inference.routing import MODEL_CLASSES, SEQUENCE, model_kind, predict_entities
+from nlptl.models import load_config, load_model, load_tokenizer
+from nlptl.recipe import ModelConfig
+from nlptl.training.distributed import partial_state
+
+MAX_POSITIONS = 512  # BERT-family position tables; RoBERTa's 514 include two offset slots
+
+
+def training_settings(model_dir: str) -> dict[str, Any]:
+    """The `data` section of the recipe the checkpoint was trained with, if it was saved with one."""
+    path = Path(model_dir) / "recipe.yaml"
+    try:
+        data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        return {}
+    section = data.get("data") if isinstance(data, dict) else None
+    return section if isinstance(section, dict) else {}
+
+
+def default_max_length(tokenizer: Any, config: Any) -> int:
+    limits = [MAX_POSITIONS, getattr(config, "max_position_embeddings", MAX_POSITIONS)]
+    if 0 < getattr(tokenizer, "model_max_length", 0) < 100_000:
+        limits.append(tokenizer.model_max_length)
+    return min(limits)
+
+
+class Predictor:
+    """Labels texts with a fine-tuned checkpoint (a local dir, a mirror, or a Hub id)."""
+
+    def __init__(self, model: str | Path, *, batch_size: int = 32, max_length: int | None = None,
+                 truncation: str | None = None, head_tokens: int | None = None, long_text: str = "truncate",
+                 stride: int | None = None, precision: str = "auto", device: str | torch.device | None = None,
+                 recipe_mirrors: dict[str, str] | None = None) -> None:
+        if batch_size < 1:
+            raise NlptlError(f"--batch-size {batch_size}: must be at least 1")
+        self.name = str(model)
+        cfg = ModelConfig(name=self.name)
+        recipe_mirrors = recipe_mirrors or {}
+        self.source = mirrors.resolve(self.name, recipe_mirrors)
+        self.tokenizer = load_tokenizer(cfg, recipe_mirrors)
+        config = load_config(cfg, recipe_mirrors)
+        self.kind = model_kind(config, self.name)
+        self.trained = trained = training_settings(self.source) if mirrors.is_local(self.source) else {}
+        self.default_text_column = trained.get("text_column", "text")
+        self.settings = EncodeSettings(
+            max_length=max_length or trained.get("max_length") or default_max_length(self.tokenizer, config),
+            truncation=truncation or trained.get("truncation", "head"),
+            head_tokens=head_tokens if head_tokens is not None else trained.get("head_tokens", 128),
+            long_text=long_text, stride=stride,
+        )
+        self.settings.check(self.tokenizer)
+        self.batch_size = batch_size
+        self.device = torch.device(device) if device is not None else partial_state().device
+        self.dtype = inference_dtype(precision, self.device)
+        self.precision = precision
+        self.model = load_model(MODEL_CLASSES[self.kind], cfg, recipe_mirrors)
+        self.model.to(device=self.device, dtype=self.dtype).eval()
+        self.labels = [str(self.model.config.id2label[i]) for i in range(self.model.config.num_labels)]
+
+    def describe(self) -> dict[str, Any]:
+        """What shapes the predictions (recorded in a resumable run's manifest)."""
+        weights = Path(self.source) / "model.safetensors"
+        stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.is_file() else None
+        return {"model": str(Path(self.source).resolve()) if mirrors.is_local(self.source) else self.name,
+                "weights": stamp, "kind": self.kind, "labels": self.labels, "dtype": str(self.dtype),
+                "batch_size": self.batch_size, **dataclasses.asdict(self.settings)}
+
+    def score_columns(self) -> list[str]:
+        return [f"score_{label}" for label in self.labels]
+
+    def columns(self, texts: list[str], all_scores: bool = False) -> dict[str, list]:
+        """Prediction columns for texts that are all usable: label and score (and one score per class),
+        or `entities` (JSON) for a token-classification model."""
+        if not texts:  # a chunk of bad rows only (tokenizers cannot encode an empty batch)
+            return {name: [] for name in (["label", "score"] if self.kind == SEQUENCE else ["entities"])}
+        if self.kind != SEQUENCE:
+            spans = predict_entities(self.model, self.tokenizer, texts, self.batch_size, self.settings.max_length,
+                                     self.trained)
+            return {"entities": [json.dumps(to_plain(s), ensure_ascii=False) for s in spans]}
+        encoded, owners = encode_texts(self.tokenizer, texts, self.settings)
+        probabilities = pool_windows(class_probabilities(self.model, self.tokenizer, encoded, self.batch_size),
+                                     owners, len(texts))
+        scores, ids = probabilities.max(dim=-1)
+        result: dict[str, list] = {"label": [self.labels[i] for i in ids.tolist()], "score": scores.tolist()}
+        if all_scores:
+            for column, values in zip(self.score_columns(), probabilities.T.tolist(), strict=True):
+                result[column] = values
+        return result
+
+    def predict(self, texts: Sequence[str | None], all_scores: bool = False,
+                bad_rows: str = "error") -> list[dict[str, Any]]:
+        """One dict per text: {"label", "score"} (+ "scores" by class), or {"entities"} for NER models.
+        With bad_rows="skip", unusable texts (None, empty) get {"label": None, "skip_reason": ...}."""
+        check_policy(bad_rows)
+        usable, keep, reasons = screen(list(texts), {}, 0, bad_rows, "texts")
+        columns = self.columns(usable, all_scores)
+        results: list[dict[str, Any]] = [{"label": None, "score": None, "skip_reason": r} for r in reasons]
+        for row, position in enumerate(keep):
+            values = {key: column[row] for key, column in columns.items()}
+            if "entities" in values:
+                results[position] = {"entities": json.loads(values["entities"])}
+                continue
+            results[position] = {"label": values["label"], "score": values["score"]}
+            if all_scores:
+                results[position]["scores"] = {label: values[c] for label, c in zip(self.labels, self.score_columns(),
+                                                                                    strict=True)}
+        return results
+
+
+def to_plain(value: Any) -> Any:
+    """Entity spans (dataclasses, tuples) as JSON-ready values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, list | tuple):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    return value
