@@ -29,7 +29,7 @@ from nlptl.recipe import Recipe
 from nlptl.tasks.base import Task
 from nlptl.training.checkpoints import LoopState, checkpoint_dir, rotate
 from nlptl.training.optim import build_optimizer, build_scheduler
-from nlptl.training.strategies import FullFineTuning, Strategy
+from nlptl.training.strategies import FullFineTuning, Strategy, parameter_counts
 
 logger = logging.getLogger(__name__)
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -58,20 +58,23 @@ class Window:
 
 class Trainer:
     def __init__(self, recipe: Recipe, task: Task, tokenizer, splits: datasets.DatasetDict,
-                 accelerator: Accelerator, strategy: Strategy | None = None) -> None:
+                 accelerator: Accelerator, strategy: Strategy | None = None, train_collate=None) -> None:
         self.recipe, self.cfg, self.task, self.splits = recipe, recipe.train, task, splits
         self.accelerator = accelerator
         self.output_dir = recipe.resolved_output_dir()
         self.strategy = strategy or FullFineTuning()
         self.metric_for_best = self.cfg.metric_for_best or task.main_metric
         self.collate = task.collator(tokenizer)
+        self.train_collate = train_collate or self.collate  # e.g. on-the-fly augmentation's collator
         self.state = LoopState()
         model = self.strategy.configure(task.build_model(recipe))
         self.train_batches = LengthGroupedBatches(splits["train"]["length"], self.cfg.batch_size, recipe.seed,
                                                   group_by_length=self.cfg.group_by_length)
-        train_loader = DataLoader(splits["train"], batch_sampler=self.train_batches, collate_fn=self.collate,
-                                  generator=torch.Generator())
-        optimizer = build_optimizer(self.strategy.param_groups(model, self.cfg), self.cfg)
+        train_loader = DataLoader(splits["train"], batch_sampler=self.train_batches,
+                                  collate_fn=self.train_collate, generator=torch.Generator())
+        groups = self.strategy.param_groups(model, self.cfg)
+        self.parameter_counts = parameter_counts(model, groups)
+        optimizer = build_optimizer(groups, self.cfg)
         self.model, self.optimizer, self.train_loader = accelerator.prepare(model, optimizer, train_loader)
         self.steps_per_epoch = math.ceil(len(self.train_loader) / self.cfg.grad_accum)
         self.total_steps = self.cfg.max_steps or math.ceil(self.cfg.epochs * self.steps_per_epoch)
@@ -100,10 +103,13 @@ class Trainer:
         since_eval = Window()
         while state.step < self.total_steps and not self.should_stop():
             self.train_batches.set_epoch(state.epoch)
+            if hasattr(self.train_collate, "set_epoch"):  # a collator that draws per epoch (augmentation)
+                self.train_collate.set_epoch(state.epoch)
             self.strategy.on_epoch_start(acc.unwrap_model(self.model), state.epoch)
             loader = acc.skip_first_batches(self.train_loader, state.batches_in_epoch)
             self.model.train()
             for window in self.accumulation_windows(loader):
+                self.strategy.on_step_start(acc.unwrap_model(self.model), state.step)
                 since_eval.add(*self.optimizer_step(window))
                 state.step += 1
                 state.batches_in_epoch += len(window)
@@ -124,7 +130,8 @@ class Trainer:
                 state.epoch, state.batches_in_epoch = state.epoch + 1, 0
         bar.close()
         return {"time_to_first_step_s": first_step_at, "train_runtime_s": time.perf_counter() - started,
-                "steps": state.step, "samples_seen": state.samples_seen}
+                "steps": state.step, "samples_seen": state.samples_seen, "train_examples": len(self.splits["train"]),
+                **self.parameter_counts}
 
     def accumulation_windows(self, loader):
         """Groups of `grad_accum` micro-batches; the last group of an epoch may be shorter."""
@@ -169,7 +176,8 @@ class Trainer:
 
     # ---- evaluation and checkpoints -------------------------------------------------------------------
     def evaluate(self, split: str) -> dict:
-        """Metrics on a split; predictions are gathered from all processes, each example exactly once."""
+        """Metrics on a split, with the mean loss per target; predictions are gathered from all processes, each
+        example exactly once."""
         acc, dataset, loader = self.accelerator, self.splits[split], self.eval_loaders[split]
         self.model.eval()
         by_id: dict[int, tuple] = {}
@@ -177,15 +185,26 @@ class Trainer:
             for batch in loader:
                 logits = self.model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}).logits
                 predictions, labels = self.task.predict(logits), batch["labels"]
+                losses = self.example_losses(logits, labels)
                 if predictions.dim() > 1:  # token tasks: widths differ between processes
                     predictions = acc.pad_across_processes(predictions, dim=1, pad_index=-100)
                     labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
-                ids, predictions, labels = acc.gather_for_metrics((batch["example_id"], predictions, labels))
-                for i, p, r in zip(ids.tolist(), predictions.tolist(), labels.tolist(), strict=True):
-                    by_id.setdefault(i, (p, r))
+                gathered = acc.gather_for_metrics((batch["example_id"], predictions, labels, losses))
+                for i, p, r, loss in zip(*(t.tolist() for t in gathered), strict=True):
+                    by_id.setdefault(i, (p, r, loss))
         self.model.train()
         ordered = [by_id[i] for i in sorted(by_id)]
-        return self.task.compute_metrics([p for p, _ in ordered], [r for _, r in ordered], split, dataset)
+        metrics = self.task.compute_metrics([p for p, _, _ in ordered], [r for _, r, _ in ordered], split, dataset)
+        metrics["loss"] = sum(loss for _, _, (loss, _) in ordered) / max(sum(n for _, _, (_, n) in ordered), 1)
+        metrics.update(getattr(self.task, "metrics_from_loss", lambda _: {})(metrics["loss"]))  # perplexity
+        return metrics
+
+    def example_losses(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """(loss sum, target count) per example, so the gathered mean counts each example once."""
+        rows = range(len(labels))
+        sums = torch.stack([self.task.loss_sum(logits[i:i + 1], labels[i:i + 1]).float() for i in rows])
+        counts = torch.tensor([float(self.task.count_targets(labels[i:i + 1])) for i in rows], device=sums.device)
+        return torch.stack([sums, counts], dim=1)
 
     def evaluate_and_checkpoint(self, train_loss: float, samples_per_second: float) -> None:
         acc, cfg, state = self.accelerator, self.cfg, self.state

@@ -1,0 +1,27 @@
+"""Transfer strategies, chosen by `recipe.strategy.name`: which parameters train, at which rate, how the loss is
+computed and what is saved. The trainer calls only the hooks of `Strategy`."""
+
+from __future__ import annotations
+
+from nlptl.errors import NlptlError
+from nlptl.recipe import Recipe
+from nlptl.training.strategies.base import FullFineTuning, Strategy, parameter_counts
+from nlptl.training.strategies.distill import Distillation
+from nlptl.training.strategies.feature_extraction import FeatureExtraction
+from nlptl.training.strategies.freezing import GradualUnfreezing, PartialFreezing
+from nlptl.training.strategies.from_scratch import FromScratch
+from nlptl.training.strategies.layerwise_lr import LayerwiseLR
+from nlptl.training.strategies.lora import LoRA
+
+STRATEGIES: dict[str, type] = {cls.name: cls for cls in (
+    FullFineTuning, FeatureExtraction, PartialFreezing, GradualUnfreezing, LayerwiseLR, LoRA, FromScratch,
+    Distillation)}
+
+__all__ = ["STRATEGIES", "FullFineTuning", "Strategy", "build_strategy", "parameter_counts"]
+
+
+def build_strategy(recipe: Recipe) -> Strategy:
+    name = recipe.strategy.name
+    if name not in STRATEGIES:
+        raise NlptlError(f"strategy.name={name!r}: choose one of {', '.join(STRATEGIES)}")
+    return STRATEGIES[name](recipe)

@@ -1,0 +1,77 @@
+"""Domain-adaptive pre-training: the masked-LM task through the same trainer, and its encoder as --model."""
+
+import logging
+import math
+
+import pytest
+import torch
+from conftest import tiny_recipe
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification, BertModel
+
+import nlptl
+from nlptl.data.pipeline import build_datasets
+from nlptl.models import load_tokenizer
+from nlptl.tasks import get_task
+
+
+def mlm_recipe(model_dir, data_dir, out, **train):
+    recipe = tiny_recipe(model_dir, data_dir, out, **train)
+    recipe.task = "masked_lm"
+    recipe.data.max_train_samples, recipe.data.max_eval_samples = 64, 32
+    return recipe
+
+
+def test_dapt_runs_and_its_encoder_is_a_model_for_any_recipe(tiny_model_dir, tiny_data_dir, tmp_path):
+    dapt = tmp_path / "dapt"
+    metrics = nlptl.train(mlm_recipe(tiny_model_dir, tiny_data_dir, dapt, max_steps=3, metric_for_best="perplexity",
+                                     greater_is_better=False))
+    validation = metrics["validation"]
+    assert validation["num_examples"] == 32 and validation["masked_tokens"] > 0
+    assert validation["perplexity"] == pytest.approx(math.exp(validation["loss"]))
+    assert 0 <= validation["accuracy"] <= 1
+    adapted = load_file(str(dapt / "model.safetensors"))
+    assert any(key.startswith("cls.predictions") for key in adapted)  # saved as a ...ForMaskedLM
+    out = tmp_path / "cls"
+    cls_metrics = nlptl.train(tiny_recipe(dapt, tiny_data_dir, out, max_steps=1))
+    assert cls_metrics["test"]["num_examples"] == 75
+    model = AutoModelForSequenceClassification.from_pretrained(dapt, num_labels=2)
+    encoder = model.state_dict()
+    assert all(torch.equal(encoder[k], adapted[k]) for k in adapted if k.startswith("bert."))
+
+
+def test_evaluation_masks_are_fixed_and_training_masks_dynamic(tiny_model_dir, tiny_data_dir, tmp_path):
+    recipe = mlm_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "r")
+    tokenizer = load_tokenizer(recipe.model, {})
+    first, second = (build_datasets(recipe, get_task("masked_lm"), tokenizer) for _ in range(2))
+    assert first["validation"]["labels"] == second["validation"]["labels"]
+    masked = [label for row in first["validation"]["labels"] for label in row if label != -100]
+    tokens = sum(length - 2 for length in first["validation"]["length"])  # [CLS]/[SEP] are never masked
+    assert 0.05 < len(masked) / tokens < 0.3
+    task = get_task("masked_lm")
+    task.prepare_labels(None, recipe)
+    collate = task.collator(tokenizer)
+    rows = [first["train"][i] for i in range(16)]
+    one, two = collate(rows), collate(rows)
+    assert set(one) >= {"input_ids", "attention_mask", "labels", "example_id"}
+    assert not torch.equal(one["labels"], two["labels"])  # masked afresh each time
+    assert ((one["labels"] == -100) | (one["attention_mask"] == 1)).all()  # padding is never a target
+
+
+def test_a_checkpoint_without_mlm_head_is_reported(tiny_model_dir, tmp_path, caplog):
+    bare = tmp_path / "bare"
+    BertModel.from_pretrained(tiny_model_dir).save_pretrained(bare)
+    recipe = nlptl.Recipe(task="masked_lm", model=nlptl.ModelConfig(name=str(bare)))
+    with caplog.at_level(logging.WARNING):
+        get_task("masked_lm").build_model(recipe)
+    assert "has no masked-LM head weights" in caplog.text and "cls.predictions" in caplog.text
+
+
+def test_imdb_dapt_recipe_file_loads():
+    from conftest import REPO
+
+    from nlptl.cli import load_recipe_file
+
+    recipe = load_recipe_file(str(REPO / "recipes" / "imdb_dapt.py"))
+    assert recipe.task == "masked_lm" and recipe.data.train_split == "unsup" and recipe.mlm.probability == 0.15
+    assert recipe.train.metric_for_best == "perplexity" and not recipe.train.greater_is_better
