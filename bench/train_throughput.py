@@ -87,12 +87,13 @@ def main() -> None:
     }
     if not args.skip_random:
         runs["hf Trainer, random sampling, fp32"] = lambda: hf_trainer(args.samples, False, False)
-    rows = []
-    for name, fn in runs.items():
-        results = [fn() for _ in range(args.repeats)]
-        rows.append({"run": name, "samples_per_s": median([r["samples_per_s"] for r in results]),
-                     "test_accuracy": median([r["test_accuracy"] for r in results])})
-        print(rows[-1], flush=True)
+    results: dict[str, list[dict]] = {name: [] for name in runs}
+    for round_ in range(args.repeats):  # rounds interleave the runs, so drifting machine load hits all alike
+        for name, fn in runs.items():
+            results[name].append(fn())
+            print(round_, name, results[name][-1], flush=True)
+    rows = [{"run": name, "samples_per_s": median([r["samples_per_s"] for r in found]),
+             "test_accuracy": median([r["test_accuracy"] for r in found])} for name, found in results.items()]
     peer = rows[0]["samples_per_s"]
     for row in rows:
         row["ratio_vs_hf_grouped"] = row["samples_per_s"] / peer

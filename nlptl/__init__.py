@@ -1,14 +1,25 @@
 """nlptl: transfer learning for NLP with pretrained BERT-family encoders.
 
-`train` and `main` are imported on first use, so light modules (recipes, augmentation) load without torch.
+`train`, `main`, `Predictor`, `predict_file` and `push` are imported on first use, so light modules (recipes,
+augmentation) load without torch.
 """
 
 from typing import Any
 
 from nlptl.errors import NlptlError
-from nlptl.recipe import DataConfig, ModelConfig, Recipe, TrainConfig
+from nlptl.recipe import (
+    AugmentSettings,
+    DataConfig,
+    DistillConfig,
+    MaskedLMConfig,
+    ModelConfig,
+    Recipe,
+    StrategyConfig,
+    TrainConfig,
+)
 
-__all__ = ["DataConfig", "ModelConfig", "NlptlError", "Recipe", "TrainConfig", "main", "train"]
+__all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "MaskedLMConfig", "ModelConfig", "NlptlError",
+           "Predictor", "Recipe", "StrategyConfig", "TrainConfig", "main", "predict_file", "push", "train"]
 __version__ = "0.1.0"
 
 
@@ -17,4 +28,12 @@ def __getattr__(name: str) -> Any:
         from nlptl import run
 
         return getattr(run, name)
+    if name in ("Predictor", "predict_file"):
+        from nlptl import inference
+
+        return getattr(inference, name)
+    if name == "push":
+        from nlptl.hub.push import push
+
+        return push
     raise AttributeError(f"module 'nlptl' has no attribute {name!r}")

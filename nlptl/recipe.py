@@ -43,13 +43,19 @@ class DataConfig:
     validation_split: str = "validation"  # carved from train (seeded) when the source has no such split
     test_split: str = "test"
     validation_size: float = 0.1  # fraction (<1) or count (>=1) carved from train when needed
-    max_length: int = 256
+    max_length: int = 256  # tokens per row; token tasks cut longer sentences into overlapping windows
     truncation: str = "head"  # head | tail | head_tail (Sun et al. 2019: keep the start and the end)
     head_tokens: int = 128  # head_tail: tokens kept from the start; the rest of max_length from the end
     max_train_samples: int | None = None  # taken after a seeded shuffle
     max_eval_samples: int | None = None  # applies to validation and test
     cache_dir: str | None = None  # datasets cache (tokenized splits are cached there)
     num_proc: int | None = None
+    # Token classification (task="token_classification"):
+    tokens_column: str = "tokens"  # one list of words per sentence
+    tags_column: str = "ner_tags"  # one tag per word: ids (names from the ClassLabel or label_names) or strings
+    label_all_subtokens: bool = False  # also label continuation sub-tokens (I-X); default: first sub-token only
+    stride: int | None = None  # overlap (tokens) between windows of a sentence longer than max_length; None: auto
+    ner_strict: bool = False  # score only well-formed IOB2 entities (seqeval mode="strict"); default: conlleval-like
 
 
 @dataclass
@@ -71,7 +77,7 @@ class TrainConfig:
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16
     group_by_length: bool = True
     eval_every: int | None = None  # optimizer steps between evaluations; None: once per epoch
-    metric_for_best: str = "accuracy"
+    metric_for_best: str | None = None  # None: the task's main metric (accuracy; entity f1 for token tasks)
     greater_is_better: bool = True
     early_stopping_patience: int | None = None  # evaluations without improvement before stopping
     keep_checkpoints: int = 2  # most recent step checkpoints kept (the best one is always kept)
@@ -80,19 +86,75 @@ class TrainConfig:
 
 
 @dataclass
+class StrategyConfig:
+    """How the pretrained weights are transferred: which parameters train, and at which rate."""
+
+    # full | feature_extraction | partial_freezing | gradual_unfreezing | layerwise_lr | lora | from_scratch | distill
+    name: str = "full"
+    cache_features: bool = False  # feature_extraction: encode each text once, then train the head on stored features
+    freeze_layers: int = 0  # partial_freezing: bottom encoder layers frozen (the embeddings always are)
+    unfreeze_every_steps: int | None = None  # gradual_unfreezing: one more group per N steps; None: per epoch
+    lr_decay: float = 0.9  # layerwise_lr: a layer's lr is lr * lr_decay ** (layers above it)
+    lora_r: int = 8
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.1
+    lora_target_modules: list[str] | None = None  # default: the attention query/value projections of the model type
+
+
+@dataclass
+class DistillConfig:
+    """Knowledge distillation (strategy.name=distill): a fine-tuned teacher's soft labels train a smaller student."""
+
+    teacher: str | None = None  # fine-tuned model dir or Hub id; default: model.name
+    student_layers: int | None = None  # cut the student from the teacher (evenly spaced layers); None: model.name
+    alpha: float = 0.5  # weight of the soft (teacher) loss; 1 - alpha goes to the labels
+    temperature: float = 2.0
+
+
+@dataclass
+class MaskedLMConfig:
+    """Masked-LM training (task=masked_lm), e.g. domain-adaptive pre-training on unlabelled text."""
+
+    probability: float = 0.15  # share of tokens masked (80% [MASK], 10% random, 10% kept)
+
+
+@dataclass
+class AugmentSettings:
+    """Label-preserving augmentation of the train split (never validation/test), for small labelled sets."""
+
+    # synonym, swap, delete, insert (EDA), antonym, contextual, mention (NER), or full names; empty: off
+    ops: list[str] = field(default_factory=list)
+    alpha: float = 0.1  # share of words an operation changes (EDA's alpha)
+    copies: int = 1  # augmented copies per example (EDA suggests 4 for ~500 examples)
+    mode: str = "offline"  # offline: expand train once | on_the_fly: fresh copies every epoch, same mix
+    seed: int | None = None  # None: the recipe's seed
+    antonym_label_map: dict[str, str] = field(default_factory=dict)  # antonym flips the label: {positive: negative}
+    mlm_model_dir: str | None = None  # contextual: a local checkpoint with a masked-LM head
+    record_samples: int = 20  # before/after pairs written to augmentation_samples.jsonl
+
+
+@dataclass
 class Recipe:
     """One fine-tuning run."""
 
     name: str = "run"
-    task: str = "sequence_classification"
+    task: str = "sequence_classification"  # sequence_classification | token_classification | masked_lm
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    mlm: MaskedLMConfig = field(default_factory=MaskedLMConfig)
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
     output_dir: str = ""  # default: runs/<name>
     overwrite_output_dir: bool = False
     resume: str | None = None  # "latest" (newest checkpoint in output_dir) or a checkpoint path
     seed: int = 42
     mirrors: dict[str, str] = field(default_factory=dict)  # Hub name -> local copy (see nlptl.mirrors)
+    push_to_hub: str | None = None  # Hub repo id: push model, tokenizer, reports and a model card after training
+    hub_private: bool = False  # create the pushed repo as private
+    hub_license: str = "apache-2.0"  # model card license; BERT, MiniLM, RoBERTa are Apache-2.0: use your base model's
+    hub_language: list[str] = field(default_factory=lambda: ["en"])  # model card languages (ISO 639-1 codes)
 
     def resolved_output_dir(self) -> Path:
         return Path(self.output_dir or f"runs/{self.name}")
@@ -108,7 +170,10 @@ SHORT_FLAGS: dict[str, str] = {
     "--max-eval-samples": "data.max_eval_samples",
     "--seed": "seed",
     "--resume": "resume",
+    "--strategy": "strategy.name",
+    "--augment": "augment.ops",
 }
+SECTIONS = ("model", "data", "train", "strategy", "distill", "mlm", "augment")  # the dataclass-valued Recipe fields
 
 
 def field_paths(obj: Any, prefix: str = "") -> dict[str, tuple[Any, dataclasses.Field]]:
@@ -214,7 +279,7 @@ def set_field(recipe: Recipe, name: str, value: Any) -> None:
 def apply_overrides(recipe: Recipe, argv: list[str]) -> Recipe:
     """Apply `--dotted.name value` and short flags to a copy of the recipe."""
     recipe = dataclasses.replace(recipe)
-    for attr in ("model", "data", "train"):
+    for attr in SECTIONS:
         setattr(recipe, attr, dataclasses.replace(getattr(recipe, attr)))
     recipe.mirrors = dict(recipe.mirrors)
     parser = argparse.ArgumentParser(prog=f"recipe {recipe.name}", add_help=True, allow_abbrev=False)
@@ -263,7 +328,7 @@ def recipe_from_dict(data: dict[str, Any], source: str = "recipe") -> Recipe:
     """Rebuild a recipe from its dict form, rejecting unknown fields so typos do not pass silently."""
     recipe = Recipe()
     for key, value in data.items():
-        if isinstance(value, dict) and key in ("model", "data", "train"):
+        if isinstance(value, dict) and key in SECTIONS:
             for sub_key, sub_value in value.items():
                 set_field(recipe, f"{key}.{sub_key}", sub_value)
         elif key == "mirrors":

@@ -9,10 +9,13 @@ import time
 from pathlib import Path
 
 import datasets
+import torch
 import transformers
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.state import AcceleratorState
+from accelerate.utils import DistributedDataParallelKwargs, set_seed
 
+from nlptl.data.augmentation import Augmentation
 from nlptl.data.pipeline import build_datasets
 from nlptl.errors import NlptlError
 from nlptl.io import atomic_dir_contents, write_json, write_text
@@ -22,6 +25,7 @@ from nlptl.tasks import get_task
 from nlptl.training.checkpoints import find_resume_checkpoint, list_checkpoints
 from nlptl.training.distributed import force_cpu, partial_state
 from nlptl.training.precision import resolve_mixed_precision
+from nlptl.training.strategies import Strategy, build_strategy
 from nlptl.training.tracking import available_trackers, flat_hparams
 from nlptl.training.trainer import Trainer
 
@@ -48,19 +52,28 @@ def trim_history(path: Path, last_step: int) -> None:
         write_text(path, "".join(line + "\n" for line in lines))
 
 
-def make_accelerator(recipe: Recipe) -> Accelerator:
+def make_accelerator(recipe: Recipe, strategy: Strategy | None = None) -> Accelerator:
     device_type = partial_state().device.type
     trackers = available_trackers(recipe.train.log_with)
     precision = resolve_mixed_precision(recipe.train.mixed_precision, device_type)
+    logger.info("device %s, mixed precision %s, %d torch threads", device_type, precision, torch.get_num_threads())
+    AcceleratorState._reset_state()  # a second run in the same process may use another precision
     return Accelerator(cpu=force_cpu(), mixed_precision=precision,
                        log_with=trackers or None, project_dir=str(recipe.resolved_output_dir() / "logs"),
-                       step_scheduler_with_optimizer=False)
+                       step_scheduler_with_optimizer=False, kwargs_handlers=ddp_kwargs(strategy))
+
+
+def ddp_kwargs(strategy: Strategy | None) -> list[DistributedDataParallelKwargs]:
+    """A strategy that freezes and unfreezes mid-run needs DDP to tolerate parameters without gradients."""
+    if strategy is not None and strategy.ddp_find_unused_parameters:
+        return [DistributedDataParallelKwargs(find_unused_parameters=True)]
+    return []
 
 
 def save_outputs(trainer: Trainer, tokenizer, recipe: Recipe, metrics: dict) -> None:
     """Model, tokenizer, metrics and reports, each file moved into place whole."""
     output_dir = recipe.resolved_output_dir()
-    model = trainer.accelerator.unwrap_model(trainer.model)
+    model = trainer.strategy.export_model(trainer.accelerator.unwrap_model(trainer.model))  # e.g. LoRA merged
     with atomic_dir_contents(output_dir) as staging:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
@@ -74,7 +87,8 @@ def train(recipe: Recipe) -> dict:
     output_dir = recipe.resolved_output_dir()
     resume_from = find_resume_checkpoint(recipe.resume, output_dir) if recipe.resume else None
     check_output_dir(output_dir, recipe)
-    accelerator = make_accelerator(recipe)
+    strategy = build_strategy(recipe)
+    accelerator = make_accelerator(recipe, strategy)
     set_seed(recipe.seed)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -83,14 +97,17 @@ def train(recipe: Recipe) -> dict:
             (output_dir / "history.jsonl").unlink(missing_ok=True)
     task = get_task(recipe.task)
     tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
-    splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first)
-    trainer = Trainer(recipe, task, tokenizer, splits, accelerator)
+    augmentation = Augmentation(recipe, task)  # checks recipe.augment before any data is read
+    splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first, augmentation)
+    trainer = Trainer(recipe, task, tokenizer, splits, accelerator, strategy, augmentation.train_collator)
+    augmentation.attach(trainer.train_batches, accelerator)  # on the fly: batches grouped by each epoch's lengths
     accelerator.init_trackers(recipe.name, config=flat_hparams(recipe))
     if resume_from is not None:
         trainer.resume(resume_from)
         if accelerator.is_main_process:
             trim_history(output_dir / "history.jsonl", trainer.state.step)
     metrics = {"train": trainer.fit(run_started)}
+    metrics["train"].update(augmentation.finish(accelerator, output_dir))  # counts; augmentation_samples.jsonl
     trainer.load_best_model()
     for split in ("validation", "test"):
         if split in splits:
@@ -101,6 +118,10 @@ def train(recipe: Recipe) -> dict:
                                  for s, m in metrics.items() if s != "train"})
     accelerator.wait_for_everyone()
     accelerator.end_training()
+    if recipe.push_to_hub and accelerator.is_main_process:
+        from nlptl.hub.push import push
+
+        logger.info("pushed to the Hub: %s", push(output_dir, recipe.push_to_hub, private=recipe.hub_private))
     return metrics
 
 

@@ -61,16 +61,17 @@ class Augmenter:
         self._detokenize = detokenize
 
     def augment(
-        self, text: str, label: Hashable, stats: AugmentStats | None = None
+        self, text: str, label: Hashable, stats: AugmentStats | None = None, *, seed: int | str | None = None
     ) -> list[AugmentedExample]:
         """New examples made from one (text, label); copies identical to the input are dropped.
 
         Counts go into ``stats`` when given, so a caller can report what each operation did.
+        ``seed`` replaces the config's for this call: on-the-fly augmentation seeds by (seed, epoch, example).
         """
         stats = stats if stats is not None else AugmentStats()
         words = self._tokenize(text)
         tokens = tokens_from_words(words)
-        rng = example_rng(self.config.seed, text, label)
+        rng = example_rng(self.config.seed if seed is None else seed, text, label)
         schedule = op_schedule(self.config.ops, self.config.copies_per_example, rng)
         if not tokens:
             stats.skipped.update(schedule)

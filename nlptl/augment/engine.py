@@ -57,7 +57,7 @@ class AugmentStats:
         }
 
 
-def example_rng(seed: int, *example: object) -> random.Random:
+def example_rng(seed: int | str, *example: object) -> random.Random:
     """A generator seeded by the config seed AND the example, so copies do not depend on dataset order,
     batching or worker count (``random.Random`` hashes a str seed with SHA-512: stable across runs)."""
     return random.Random("\x1f".join([str(seed), *(repr(part) for part in example)]))

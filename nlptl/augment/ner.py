@@ -128,13 +128,21 @@ class NerAugmenter:
         self._runner = OperationRunner(self.config, lexicon, pos_tagger, substituter)
 
     def augment(
-        self, tokens: Sequence[str], tags: Sequence[str], stats: AugmentStats | None = None
+        self,
+        tokens: Sequence[str],
+        tags: Sequence[str],
+        stats: AugmentStats | None = None,
+        *,
+        seed: int | str | None = None,
     ) -> list[AugmentedTokens]:
-        """New (tokens, tags) made from one sentence; copies identical to the input are dropped."""
+        """New (tokens, tags) made from one sentence; copies identical to the input are dropped.
+
+        ``seed`` replaces the config's for this call: on-the-fly augmentation seeds by (seed, epoch, example).
+        """
         stats = stats if stats is not None else AugmentStats()
         _check_aligned(tokens, tags)
         sentence = tokens_from_words(tokens, tags)
-        rng = example_rng(self.config.seed, tuple(tokens), tuple(tags))
+        rng = example_rng(self.config.seed if seed is None else seed, tuple(tokens), tuple(tags))
         schedule = op_schedule(self.config.ops, self.config.copies_per_example, rng)
         if not sentence:
             stats.skipped.update(schedule)

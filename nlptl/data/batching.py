@@ -29,6 +29,12 @@ class LengthGroupedBatches(Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def set_lengths(self, lengths: Sequence[int]) -> None:
+        """New row lengths for the next batches (on-the-fly augmentation changes them every epoch)."""
+        if len(lengths) != len(self.lengths):
+            raise ValueError(f"{len(lengths)} lengths for {len(self.lengths)} rows")
+        self.lengths = list(lengths)
+
     def __len__(self) -> int:
         full, rest = divmod(len(self.lengths), self.batch_size)
         return full if self.drop_last or not rest else full + 1

@@ -1,4 +1,5 @@
-"""The data stage: load -> select splits -> encode labels -> carve validation -> subsample -> tokenize."""
+"""The data stage: load -> select splits -> encode labels -> carve validation -> subsample -> augment (train only)
+-> tokenize."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from contextlib import nullcontext
 import datasets
 from transformers import PreTrainedTokenizerBase
 
+from nlptl.data.augmentation import Augmentation
 from nlptl.data.labels import is_unlabelled
 from nlptl.data.loading import load_raw_splits
 from nlptl.data.splits import carve_validation, limit_samples, select_splits
@@ -29,13 +31,17 @@ def drop_unlabelled(splits: datasets.DatasetDict, label_column: str) -> datasets
 
 
 def build_datasets(recipe: Recipe, task: Task, tokenizer: PreTrainedTokenizerBase,
-                   main_process_first=nullcontext) -> datasets.DatasetDict:
-    """Tokenized train/validation/test splits, ready for batching. Cached on disk by `datasets`."""
+                   main_process_first=nullcontext, augmentation: Augmentation | None = None) -> datasets.DatasetDict:
+    """Tokenized train/validation/test splits, ready for batching. Cached on disk by `datasets`.
+
+    `augmentation` (default: built from `recipe.augment`) augments the train split; pass your own to get at its
+    train collator (on-the-fly mode keeps train raw for it) and its report."""
     cfg = recipe.data
+    augmentation = augmentation or Augmentation(recipe, task)
     with main_process_first():
         raw = load_raw_splits(cfg.source, cfg.config_name, recipe.mirrors, cfg.cache_dir)
         splits = drop_unlabelled(select_splits(raw, cfg), cfg.label_column)
         splits = task.prepare_labels(splits, recipe)
         splits = carve_validation(splits, cfg, recipe.seed, task.stratify_column)
         splits = limit_samples(splits, cfg, recipe.seed)
-        return task.tokenize(splits, tokenizer, recipe)
+        return augmentation.run(splits, tokenizer)  # tokenizes; no augment.ops: tokenizes only

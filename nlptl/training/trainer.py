@@ -182,7 +182,8 @@ class Trainer:
         self.model.eval()
         by_id: dict[int, tuple] = {}
         with torch.inference_mode():
-            for batch in loader:
+            for batch in tqdm(loader, desc=f"evaluating {split}", unit="batch", leave=False,
+                              disable=not acc.is_local_main_process):
                 logits = self.model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}).logits
                 predictions, labels = self.task.predict(logits), batch["labels"]
                 losses = self.example_losses(logits, labels)
