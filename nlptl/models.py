@@ -39,6 +39,14 @@ def load_config(cfg: ModelConfig, recipe_mirrors: dict[str, str], **overrides: A
     return config
 
 
+def load_labelled_model(model_class: Any, cfg: ModelConfig, recipe_mirrors: dict[str, str],
+                        label_names: list[str]) -> Any:
+    """A pretrained encoder with a fresh head for `label_names`, whose names are saved with the model."""
+    return load_model(model_class, cfg, recipe_mirrors, num_labels=len(label_names),
+                      id2label=dict(enumerate(label_names)),
+                      label2id={name: i for i, name in enumerate(label_names)})
+
+
 def load_model(model_class: Any, cfg: ModelConfig, recipe_mirrors: dict[str, str], **config_overrides: Any) -> Any:
     """`model_class.from_pretrained` (safetensors only) with the recipe's config overrides applied."""
     config = load_config(cfg, recipe_mirrors, **config_overrides)

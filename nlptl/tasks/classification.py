@@ -21,7 +21,7 @@ from nlptl.data.truncation import encode_single
 from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_confusion_matrix
-from nlptl.models import load_model
+from nlptl.models import load_labelled_model
 from nlptl.recipe import Recipe
 
 
@@ -98,12 +98,7 @@ class SequenceClassificationTask:
         return TextRows(augmenter, recipe.data.text_column, self.label_names)
 
     def build_model(self, recipe: Recipe) -> PreTrainedModel:
-        return load_model(
-            AutoModelForSequenceClassification, recipe.model, recipe.mirrors,
-            num_labels=len(self.label_names),
-            id2label=dict(enumerate(self.label_names)),
-            label2id={name: i for i, name in enumerate(self.label_names)},
-        )
+        return load_labelled_model(AutoModelForSequenceClassification, recipe.model, recipe.mirrors, self.label_names)
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> PadCollator:
         return PadCollator(tokenizer)

@@ -25,7 +25,7 @@ from nlptl.data.tags import LABELS_COLUMN, encode_tags
 from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_entity_f1
-from nlptl.models import load_model
+from nlptl.models import load_labelled_model
 from nlptl.recipe import Recipe
 from nlptl.tasks.token_alignment import (
     IGNORE_INDEX,
@@ -128,12 +128,7 @@ class TokenClassificationTask:
         return TaggedRows(NerAugmenter(config, mention_bank=bank), words, self.label_names)
 
     def build_model(self, recipe: Recipe) -> PreTrainedModel:
-        return load_model(
-            AutoModelForTokenClassification, recipe.model, recipe.mirrors,
-            num_labels=len(self.label_names),
-            id2label=dict(enumerate(self.label_names)),
-            label2id={name: i for i, name in enumerate(self.label_names)},
-        )
+        return load_labelled_model(AutoModelForTokenClassification, recipe.model, recipe.mirrors, self.label_names)
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> PadCollator:
         # PadCollator keeps only the model inputs, labels and example_id: the stitching columns stay behind.
