@@ -1,6 +1,6 @@
 """NER training throughput and entity F1: nlptl vs transformers.Trainer with the run_ner example's settings.
 
-Same data (CoNLL-2003, first N train sentences after a seeded shuffle, seed 42), model (MiniLM), epochs, lr,
+Same data (CoNLL-2003, first N train sentences after a seeded shuffle), model (MiniLM), epochs, lr,
 max length 128, batch 32, warmup 6%, weight decay 0.01, fp32. The Trainer side is the `run_ner.py` recipe:
 labels on each word's first sub-token, truncation at max length, DataCollatorForTokenClassification, random
 batches unless --hf-group-by-length. nlptl windows long sentences instead of truncating (at 128 tokens almost
@@ -8,13 +8,17 @@ no CoNLL sentence needs a second window) and groups batches by length (its defau
 Throughput = training rows / training-loop seconds (nlptl: windows, from history.jsonl; the Trainer: sentences).
 Test F1 = seqeval entity micro F1 over words (the Trainer: first-sub-token predictions of the words that fit).
 
-    python bench/ner_vs_trainer.py [--samples 14041] [--epochs 1] [--lr 5e-5] [--hf-group-by-length]
+With --seeds K, both sides run seeds 42..42+K-1 (the seed picks the sentences, the head's init and the batch
+order, on both sides alike); mean ± std over the seeds is printed.
+
+    python bench/ner_vs_trainer.py [--samples 14041] [--epochs 1] [--lr 5e-5] [--seeds 1] [--hf-group-by-length]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +26,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from common import SHARED_DATA, minilm_path, print_table
+from common import SHARED_DATA, median, minilm_path, print_table
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -62,10 +66,10 @@ def word_level_f1(logits: np.ndarray, label_ids: np.ndarray) -> float:
     return load_metric("seqeval_ner").compute(predictions=predicted, references=gold)["f1"]
 
 
-def hf_trainer(args: argparse.Namespace) -> dict:
+def hf_trainer(args: argparse.Namespace, seed: int) -> dict:
     files = {s: str(SHARED_DATA / "conll2003" / f"{s}.parquet") for s in ("train", "test")}
     raw = datasets.load_dataset("parquet", data_files=files)
-    train = raw["train"].shuffle(seed=42).select(range(args.samples))
+    train = raw["train"].shuffle(seed=seed).select(range(min(args.samples, len(raw["train"]))))
     test = raw["test"]
     if args.eval_samples and args.eval_samples < len(test):
         test = test.shuffle(seed=42).select(range(args.eval_samples))
@@ -73,14 +77,14 @@ def hf_trainer(args: argparse.Namespace) -> dict:
     columns = raw["train"].column_names
     train = train.map(first_subtoken_labels, batched=True, remove_columns=columns, fn_kwargs={"tokenizer": tokenizer})
     test = test.map(first_subtoken_labels, batched=True, remove_columns=columns, fn_kwargs={"tokenizer": tokenizer})
-    torch.manual_seed(42)
+    torch.manual_seed(seed)
     model = AutoModelForTokenClassification.from_pretrained(
         minilm_path(), num_labels=len(TAGS), id2label=dict(enumerate(TAGS)),
         label2id={tag: i for i, tag in enumerate(TAGS)})
     with tempfile.TemporaryDirectory() as out:
         training_args = TrainingArguments(
             output_dir=out, per_device_train_batch_size=BATCH, per_device_eval_batch_size=EVAL_BATCH,
-            learning_rate=args.lr, num_train_epochs=args.epochs, warmup_steps=WARMUP, weight_decay=DECAY, seed=42,
+            learning_rate=args.lr, num_train_epochs=args.epochs, warmup_steps=WARMUP, weight_decay=DECAY, seed=seed,
             report_to=[], save_strategy="no", eval_strategy="no", logging_strategy="no",
             use_cpu=not torch.cuda.is_available(),
             train_sampling_strategy="group_by_length" if args.hf_group_by_length else "random",
@@ -95,10 +99,10 @@ def hf_trainer(args: argparse.Namespace) -> dict:
             "test_f1": word_level_f1(output.predictions, output.label_ids)}
 
 
-def nlptl_run(args: argparse.Namespace) -> dict:
+def nlptl_run(args: argparse.Namespace, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as out:
         recipe = nlptl.Recipe(
-            name="bench_ner", task="token_classification", output_dir=out,
+            name="bench_ner", task="token_classification", output_dir=out, seed=seed,
             model=nlptl.ModelConfig(name=minilm_path()),
             # No validation split (the Trainer side evaluates nothing during training either).
             data=nlptl.DataConfig(source=str(SHARED_DATA / "conll2003"), label_names=TAGS, max_length=MAX_LENGTH,
@@ -123,17 +127,28 @@ def main() -> None:
     parser.add_argument("--hf-group-by-length", action="store_true",
                         help="Trainer with train_sampling_strategy=group_by_length (nlptl always groups)")
     parser.add_argument("--nlptl-precision", default="no", help="nlptl train.mixed_precision (auto, no, bf16)")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds 42, 43, ... (each side runs every seed)")
     args = parser.parse_args()
     sampling = "group_by_length" if args.hf_group_by_length else "random sampling"
     runs = {f"hf Trainer (run_ner), {sampling}, fp32": hf_trainer,
             f"nlptl, grouped, {args.nlptl_precision}": nlptl_run}
     rows = []
-    for name, run in runs.items():
-        rows.append({"run": name, **run(args)})
-        print(rows[-1], flush=True)
-    for row in rows:
-        row["ratio_vs_hf"] = row["samples_per_s"] / rows[0]["samples_per_s"]
-    print_table(rows, ["run", "samples_per_s", "ratio_vs_hf", "test_f1"])
+    for seed in range(42, 42 + args.seeds):  # sides alternate, so drift in machine speed hits both alike
+        for name, run in runs.items():
+            rows.append({"run": name, "seed": seed, **run(args, seed)})
+            print(rows[-1], flush=True)
+    print_table(rows, ["run", "seed", "samples_per_s", "test_f1"])
+    summary = []
+    for name in runs:
+        mine = [row for row in rows if row["run"] == name]
+        f1 = [row["test_f1"] for row in mine]
+        spread = statistics.stdev(f1) if len(f1) > 1 else 0.0
+        summary.append({"run": name, "samples_per_s": median([row["samples_per_s"] for row in mine]),
+                        "test_f1_mean": statistics.mean(f1), "test_f1_std": spread})
+    for row in summary:
+        row["ratio_vs_hf"] = row["samples_per_s"] / summary[0]["samples_per_s"]
+    print(f"over {args.seeds} seed(s); samples/s = median")
+    print_table(summary, ["run", "samples_per_s", "ratio_vs_hf", "test_f1_mean", "test_f1_std"])
 
 
 if __name__ == "__main__":

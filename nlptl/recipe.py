@@ -64,6 +64,7 @@ class TrainConfig:
 
     epochs: float = 3.0
     max_steps: int | None = None  # stop after this many optimizer steps (overrides epochs)
+    min_steps: int | None = None  # at least this many optimizer steps: more epochs when the training set is small
     batch_size: int = 32  # per process, per micro-batch
     eval_batch_size: int = 64
     grad_accum: int = 1

@@ -17,6 +17,7 @@ from nlptl.augment.wordnet import (
     load_wordnet,
     locate_wordnet,
     normalised_copy,
+    synset_words,
 )
 from nlptl.errors import NlptlError
 
@@ -102,3 +103,23 @@ def test_pos_tagger_is_optional_unless_required(monkeypatch: pytest.MonkeyPatch)
         resolve_pos_tagger(True)
     penn_tags = ("NNS", "VBD", "JJR", "RB", "DT", None)
     assert [wordnet_pos(tag) for tag in penn_tags] == ["n", "v", "a", "r", None, None]
+
+
+def test_data_file_lines_give_nltks_lemma_names() -> None:
+    header = "  1 This software and database is being provided to you, the LICENSEE, by  \n"
+    line = ("00001740 00 a 02 able 0 good(p) 1 001 ! 00002098 a 0101 | (usually followed by `to') having the "
+            "necessary means  \n")
+    assert synset_words(header + line) == {1740: ["able", "good"]}
+
+
+def test_synonyms_equal_nltks_synset_lemmas(lexicon: WordNetLexicon) -> None:
+    wordnet = lexicon.wordnet
+    for word in ["movie", "movies", "better", "ran", "geese", "motor vehicle", "dull", "quickly", "xyzzy"]:
+        for pos in (None, "n", "v", "a", "s", "r"):
+            lookup = word.replace(" ", "_")
+            synsets = wordnet.synsets(lookup, pos=pos) if pos else wordnet.synsets(lookup)
+            expected = []
+            for name in (lemma.name().replace("_", " ") for synset in synsets for lemma in synset.lemmas()):
+                if name.lower() != word and name.lower() not in {e.lower() for e in expected}:
+                    expected.append(name)
+            assert lexicon.synonyms(word, pos) == expected, (word, pos)

@@ -60,6 +60,7 @@ def test_compare_writes_the_reports_and_skips_finished_cells(tiny_model_dir, tin
     assert f"| {fe} |" in table and " ± " in table and "| strategy | 16 | all |" in table
     assert (grid / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
     assert (grid / "full" / "n16" / "seed43" / "model.safetensors").exists()
+    assert not list(grid.glob("*/*/*/checkpoints/*"))  # a finished cell keeps its model, not its optimizer state
 
     (grid / "full" / "nall" / "seed42" / "metrics.json").unlink()  # as if interrupted before the end
     ran = []

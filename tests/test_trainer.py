@@ -127,3 +127,10 @@ def test_cli_trains_a_saved_recipe_yaml(tiny_model_dir, tiny_data_dir, tmp_path,
     with pytest.raises(SystemExit) as stop:
         cli_main(["train", str(path), "--train.lr", "fast"])
     assert stop.value.code == 2 and "--train.lr: cannot read 'fast'" in capsys.readouterr().err
+
+
+def test_min_steps_trains_more_epochs_on_a_small_training_set(tiny_model_dir, tiny_data_dir, tmp_path):
+    recipe = tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "run", epochs=1, min_steps=5)
+    recipe.data.max_train_samples = 32  # 2 steps per epoch at batch 16
+    metrics = nlptl.train(recipe)
+    assert metrics["train"]["steps"] == 5 and metrics["train"]["samples_seen"] == 5 * 16

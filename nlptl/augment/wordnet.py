@@ -167,17 +167,42 @@ def get_wordnet() -> WordNetCorpusReader:
         return _default_wordnet
 
 
+#: WordNet's data file of each part of speech (adjective satellites live with the adjectives).
+DATA_FILES = {"n": "noun", "v": "verb", "a": "adj", "s": "adj", "r": "adv"}
+POS_ORDER = ("n", "v", "a", "r")  # NLTK's order when no POS is given
+
+
+def synset_words(data_text: str) -> dict[int, list[str]]:
+    """{offset: lemma names} of one WordNet data file, as NLTK names them (adjective markers like "(a)" cut).
+
+    NLTK's reader parses a synset line on first use with several regular expressions and a seek; EDA asks for
+    synonyms of thousands of different words on the first epoch, so one pass over the file (under a second
+    per part of speech) is much cheaper than thousands of lazy parses."""
+    words: dict[int, list[str]] = {}
+    for line in data_text.splitlines():
+        if not line or line.startswith(" "):  # the licence header lines start with spaces
+            continue
+        offset, _, _, count, rest = line.split(" ", 4)
+        names = rest.split(" ", 2 * int(count, 16))[:-1:2]  # word, lex_id, word, lex_id, ..., the rest
+        words[int(offset)] = [name.split("(", 1)[0] if name.endswith(")") else name for name in names]
+    return words
+
+
 class WordNetLexicon:
     """Synonyms and antonyms from WordNet, memoised per (word, POS) because EDA asks for the same words often.
 
     Multi-word lemmas come back with spaces ("motor vehicle"), the looked-up word itself is left out,
-    and the order follows WordNet's sense order so random choices stay reproducible.
+    and the order follows WordNet's sense order so random choices stay reproducible. Synonyms come from the
+    data files read whole (same names, same order as NLTK's synset objects give); antonyms, which need
+    WordNet's pointers, from NLTK's synsets.
     """
 
     def __init__(self, wordnet: WordNetCorpusReader | None = None) -> None:
         self._wordnet = wordnet
         self._synonyms: dict[tuple[str, str | None], list[str]] = {}
         self._antonyms: dict[tuple[str, str | None], list[str]] = {}
+        self._words: dict[str, dict[int, list[str]]] = {}
+        self._lock = threading.Lock()
 
     @property
     def wordnet(self) -> WordNetCorpusReader:
@@ -189,9 +214,23 @@ class WordNetLexicon:
         """Lemma names of every sense of ``word`` (restricted to WordNet POS ``pos`` when given)."""
         key = (word.lower(), _checked_pos(pos))
         if key not in self._synonyms:
-            names = (lemma.name() for synset in self._synsets(*key) for lemma in synset.lemmas())
+            lookup = key[0].replace(" ", "_")
+            index = self.wordnet._lemma_pos_offset_map
+            names = (name for p in ((pos,) if pos else POS_ORDER) for form in self.wordnet._morphy(lookup, p)
+                     for offset in index[form].get(p, []) for name in self._data(p)[offset])
             self._synonyms[key] = _unique_phrases(names, exclude=key[0])
         return list(self._synonyms[key])
+
+    def _data(self, pos: str) -> dict[int, list[str]]:
+        name = DATA_FILES[pos]
+        with self._lock:
+            if name not in self._words:
+                stream = self.wordnet.open(f"data.{name}")
+                try:
+                    self._words[name] = synset_words(stream.read())
+                finally:
+                    stream.close()
+            return self._words[name]
 
     def antonyms(self, word: str, pos: str | None = None) -> list[str]:
         """Antonyms of the senses whose lemma is ``word`` itself (or its base form: "better" -> "good")."""

@@ -1,7 +1,9 @@
 """The grid of `nlptl compare`: one run per (strategy, label budget, seed), each in its own folder.
 
 Resumable: a cell whose folder holds `metrics.json` (written last by a run) is finished and is read, not rerun;
-a cell interrupted after a checkpoint continues from it; any other leftover is replaced.
+a cell interrupted after a checkpoint continues from it; any other leftover is replaced. A finished cell's
+training checkpoints are deleted (its model, metrics and history stay): a grid has dozens of cells, and their
+optimizer states would fill the disk.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import copy
 import json
 import logging
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +129,10 @@ def run_cell(recipe: Recipe, train: Callable[[Recipe], dict]) -> tuple[dict, boo
         recipe.resume = "latest"
     else:
         recipe.overwrite_output_dir = True
-    return train(recipe), True
+    metrics = train(recipe)
+    for checkpoint in list_checkpoints(out):
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    return metrics, True
 
 
 def run_grid(base: Recipe, grid: list[Cell], root: Path, train: Callable[[Recipe], dict]) -> list[tuple[Cell, dict]]:

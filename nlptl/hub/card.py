@@ -234,6 +234,7 @@ def hyperparameters(recipe: dict[str, Any]) -> list[tuple[str, str]]:
         ("gradient accumulation", accumulation),
         ("epochs", train.get("epochs")),
         ("max steps", train.get("max_steps")),
+        ("min steps", train.get("min_steps")),
         ("optimizer", f"AdamW (betas {format_value(train.get('adam_betas'))}, eps {train.get('adam_eps')})"),
         ("weight decay", train.get("weight_decay")),
         ("scheduler", f"{train.get('scheduler')}, warmup ratio {train.get('warmup_ratio')}"),

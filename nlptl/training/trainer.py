@@ -77,7 +77,8 @@ class Trainer:
         optimizer = build_optimizer(groups, self.cfg)
         self.model, self.optimizer, self.train_loader = accelerator.prepare(model, optimizer, train_loader)
         self.steps_per_epoch = math.ceil(len(self.train_loader) / self.cfg.grad_accum)
-        self.total_steps = self.cfg.max_steps or math.ceil(self.cfg.epochs * self.steps_per_epoch)
+        self.total_steps = self.cfg.max_steps or max(math.ceil(self.cfg.epochs * self.steps_per_epoch),
+                                                     self.cfg.min_steps or 0)
         self.scheduler = accelerator.prepare(build_scheduler(self.optimizer, self.cfg, self.total_steps))
         self.eval_loaders = {
             split: accelerator.prepare(DataLoader(
