@@ -12,6 +12,7 @@ from nlptl.data.conll import (
     label_names_from_sentences,
     parse_conll_lines,
     read_conll,
+    read_conll_dataset,
     sentences_to_dataset,
     starts_entity_with_inside,
     validate_tags,
@@ -147,3 +148,10 @@ def test_round_trip_of_real_conll2003_sentences(tmp_path: Path) -> None:
     dataset = sentences_to_dataset(read_conll(path), CONLL_LABELS)
     assert dataset["tokens"] == [list(tokens) for tokens in frame["tokens"]]
     assert dataset["ner_tags"] == [list(tag_ids) for tag_ids in frame["ner_tags"]]
+
+
+def test_the_shipped_example_reads_as_iob2_with_docstart_skipped():
+    folder = Path(__file__).resolve().parents[1] / "data" / "examples" / "ner"
+    train = read_conll_dataset([folder / "train.conll"])
+    assert len(train) == 4 and train[0]["tokens"][:2] == ["Maria", "Keller"]
+    assert train[0]["ner_tags"][:2] == ["B-PER", "I-PER"] and "-DOCSTART-" not in sum(train["tokens"], [])
