@@ -56,6 +56,7 @@ class DataConfig:
     label_all_subtokens: bool = False  # also label continuation sub-tokens (I-X); default: first sub-token only
     stride: int | None = None  # overlap (tokens) between windows of a sentence longer than max_length; None: auto
     ner_strict: bool = False  # score only well-formed IOB2 entities (seqeval mode="strict"); default: conlleval-like
+    ner_decoding: str = "constrained"  # constrained: best valid IOB2 sequence (Viterbi); argmax: each word alone
 
 
 @dataclass

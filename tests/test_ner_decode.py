@@ -1,9 +1,20 @@
 """Decoding per-word IOB2 tags into entity spans, with and without character offsets."""
 
+import itertools
+
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tokenizers.pre_tokenizers import BertPreTokenizer
 
-from nlptl.tasks.ner_decode import EntitySpan, decode_entities, decode_text_entities, split_words_with_offsets
+from nlptl.tasks.ner_decode import (
+    EntitySpan,
+    decode_entities,
+    decode_tags,
+    decode_text_entities,
+    split_words_with_offsets,
+)
 
 
 def test_spans_over_words_end_exclusive() -> None:
@@ -73,3 +84,45 @@ def test_length_mismatch_is_rejected() -> None:
         decode_entities(["a", "b"], ["O"])
     with pytest.raises(ValueError, match="offsets"):
         decode_entities(["a"], ["O"], offsets=[])
+
+
+TAG_NAMES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
+
+
+def valid_iob2(tags: list[str]) -> bool:
+    return all(not tag.startswith("I-") or (i > 0 and tags[i - 1][2:] == tag[2:] and tags[i - 1] != "O")
+               for i, tag in enumerate(tags))
+
+
+def test_constrained_decoding_repairs_what_argmax_gets_wrong():
+    probs = np.array([[0.9, 0.05, 0.0, 0.05, 0.0],     # O
+                      [0.1, 0.0, 0.0, 0.4, 0.5],       # argmax I-ORG after O: invalid
+                      [0.1, 0.0, 0.0, 0.1, 0.8]])      # I-ORG
+    log_probs = np.log(probs + 1e-9)
+    assert [TAG_NAMES[i] for i in decode_tags(log_probs, TAG_NAMES, "argmax")] == ["O", "I-ORG", "I-ORG"]
+    assert [TAG_NAMES[i] for i in decode_tags(log_probs, TAG_NAMES)] == ["O", "B-ORG", "I-ORG"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 5), st.integers(0, 2**32 - 1))
+def test_constrained_decoding_finds_the_best_valid_iob2_sequence(words, seed):
+    log_probs = np.log(np.random.default_rng(seed).dirichlet(np.ones(len(TAG_NAMES)), size=words))
+    best = decode_tags(log_probs, TAG_NAMES)
+    argmax = decode_tags(log_probs, TAG_NAMES, "argmax")
+    assert len(best) == words and valid_iob2([TAG_NAMES[i] for i in best])
+
+    def score(path):
+        return sum(log_probs[i, tag] for i, tag in enumerate(path))
+
+    valid = [p for p in itertools.product(range(len(TAG_NAMES)), repeat=words)
+             if valid_iob2([TAG_NAMES[i] for i in p])]
+    assert score(best) == pytest.approx(max(score(p) for p in valid))
+    if valid_iob2([TAG_NAMES[i] for i in argmax]):
+        assert best == argmax
+
+
+def test_tag_sets_without_iob_prefixes_decode_as_argmax():
+    log_probs = np.log(np.array([[0.2, 0.8], [0.7, 0.3]]))
+    assert decode_tags(log_probs, ["PER", "LOC"]) == [1, 0]
+    with pytest.raises(ValueError, match="unknown decoding"):
+        decode_tags(log_probs, ["PER", "LOC"], "beam")

@@ -107,6 +107,7 @@ def test_fine_tunes_and_reports_entity_scores(tiny_model_dir, ner_parquet_dir, t
     assert load_recipe_yaml(out / "recipe.yaml") == recipe
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert "f1" in history[-1]["validation"] and "per_type" not in history[-1]["validation"]
+    assert 0 <= test["f1_argmax"] <= 1  # constrained decoding (the default) also reports plain argmax's F1
 
     from nlptl.inference.ner import predict_entities
 
@@ -115,6 +116,11 @@ def test_fine_tunes_and_reports_entity_scores(tiny_model_dir, ner_parquet_dir, t
     assert spans[1] == []
     assert [(s.type, s.text, s.start_char) for s in spans[0]] == [("PER", "Good Fun", 10), ("LOC", "Bad", 23)]
     assert all(text[s.start_char:s.end_char] == s.text for s in spans[0])
+    with pytest.raises(NlptlError, match="decoding='beam'"):
+        predict_entities(out, [text], decoding="beam")
+    recipe.data.ner_decoding, recipe.output_dir = "beam", str(tmp_path / "other")
+    with pytest.raises(NlptlError, match=r"data\.ner_decoding='beam': choose one of constrained, argmax"):
+        nlptl.train(recipe)
 
 
 def test_long_sentences_get_every_word_scored(tiny_model_dir, tmp_path):

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 from tokenizers.pre_tokenizers import BertPreTokenizer, PreTokenizer
@@ -24,8 +25,8 @@ from transformers import AutoModelForTokenClassification, PreTrainedModel, PreTr
 from nlptl.errors import NlptlError
 from nlptl.models import load_config, load_model, load_tokenizer
 from nlptl.recipe import ModelConfig
-from nlptl.tasks.ner_decode import EntitySpan, decode_entities, split_words_with_offsets
-from nlptl.tasks.token_alignment import SENTENCE_ID_COLUMN, WORD_IDS_COLUMN, stitch_word_predictions, tokenize_and_align
+from nlptl.tasks.ner_decode import DECODINGS, EntitySpan, decode_entities, decode_tags, split_words_with_offsets
+from nlptl.tasks.token_alignment import SENTENCE_ID_COLUMN, WORD_IDS_COLUMN, stitch_word_scores, tokenize_and_align
 
 MAX_POSITIONS = 512
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -64,29 +65,31 @@ def default_max_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBas
 
 @torch.inference_mode()
 def predict_windows(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, windows: dict[str, list],
-                    batch_size: int) -> list[list[int]]:
-    """Arg-max label id at every position of every window; batches of similar length waste little padding."""
+                    batch_size: int) -> list[np.ndarray]:
+    """Log-probabilities (positions, labels) of every window; batches of similar length waste little padding."""
     device = next(model.parameters()).device
     order = sorted(range(len(windows["input_ids"])), key=lambda i: len(windows["input_ids"][i]), reverse=True)
-    predictions: list[list[int]] = [[] for _ in order]
+    predictions: list[np.ndarray] = [np.empty((0, 0)) for _ in order]
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         features = [{key: windows[key][i] for key in MODEL_INPUTS if key in windows} for i in rows]
         batch = tokenizer.pad(features, padding=True, return_tensors="pt").to(device)
-        ids = model(**batch).logits.argmax(dim=-1).tolist()
-        for row, row_ids in zip(rows, ids, strict=True):
-            predictions[row] = row_ids[:len(windows["input_ids"][row])]
+        log_probs = model(**batch).logits.float().log_softmax(dim=-1).cpu().numpy()
+        for row, row_scores in zip(rows, log_probs, strict=True):
+            predictions[row] = row_scores[:len(windows["input_ids"][row])]
     return predictions
 
 
 def predict_entities(model: str | Path | PreTrainedModel, texts: Sequence[str], *,
                      tokenizer: PreTrainedTokenizerBase | None = None, batch_size: int = 32,
                      max_length: int | None = None, stride: int | None = None,
-                     pre_tokenizer: PreTokenizer | None = None, strict: bool | None = None) -> list[list[EntitySpan]]:
+                     pre_tokenizer: PreTokenizer | None = None, strict: bool | None = None,
+                     decoding: str | None = None) -> list[list[EntitySpan]]:
     """Entity spans (with `start_char`/`end_char` into each text) for every text.
 
     `model` is a trained model dir (the output dir of a token_classification run; its recipe.yaml supplies
-    max_length, stride and ner_strict unless given here) or an already loaded model plus its `tokenizer`.
+    max_length, stride, ner_strict and ner_decoding unless given here) or an already loaded model plus its
+    `tokenizer`. `decoding`: "constrained" (best valid IOB2 sequence, the default) or "argmax".
     """
     settings: dict[str, Any] = {}
     if isinstance(model, str | Path):
@@ -99,6 +102,9 @@ def predict_entities(model: str | Path | PreTrainedModel, texts: Sequence[str], 
     max_length = max_length or settings.get("max_length") or default_max_length(model, tokenizer)
     stride = stride if stride is not None else settings.get("stride")
     strict = bool(settings.get("ner_strict", False)) if strict is None else strict
+    decoding = decoding or settings.get("ner_decoding") or "constrained"
+    if decoding not in DECODINGS:
+        raise NlptlError(f"decoding={decoding!r}: choose one of {', '.join(DECODINGS)}")
     splitter = pre_tokenizer or BertPreTokenizer()
     split = [split_words_with_offsets(text or "", splitter) for text in texts]
     words = [sentence_words for sentence_words, _ in split]
@@ -107,11 +113,11 @@ def predict_entities(model: str | Path | PreTrainedModel, texts: Sequence[str], 
     windows = tokenize_and_align({"tokens": words}, list(range(len(words))), tokenizer=tokenizer,
                                  max_length=max_length, stride=stride)
     per_window = predict_windows(model, tokenizer, windows, batch_size)
-    per_word = stitch_word_predictions(per_window, windows[WORD_IDS_COLUMN], windows[SENTENCE_ID_COLUMN],
-                                       [len(sentence_words) for sentence_words in words])
-    id2label = model.config.id2label
+    per_word = stitch_word_scores(per_window, windows[WORD_IDS_COLUMN], windows[SENTENCE_ID_COLUMN],
+                                  [len(sentence_words) for sentence_words in words])
+    names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
     return [
-        decode_entities(sentence_words, [str(id2label[i]) for i in ids], offsets=offsets, text=text or "",
-                        strict=strict)
-        for (sentence_words, offsets), ids, text in zip(split, per_word, texts, strict=True)
+        decode_entities(sentence_words, [names[i] for i in decode_tags(scores, names, decoding)], offsets=offsets,
+                        text=text or "", strict=strict)
+        for (sentence_words, offsets), scores, text in zip(split, per_word, texts, strict=True)
     ]

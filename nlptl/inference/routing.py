@@ -34,14 +34,15 @@ def model_kind(config: PretrainedConfig, name: str) -> str:
 def predict_entities(model: Any, tokenizer: Any, texts: list[str], batch_size: int, max_length: int,
                      trained: dict[str, Any]) -> list:
     """Entity spans per text from the NER decoding (`trained`: the data section of the model's recipe.yaml,
-    for the window stride and strict IOB2 decoding); arguments are passed by the names it declares."""
+    for the window stride, strict IOB2 scoring and the decoding); arguments are passed by the names it declares."""
     try:
         from nlptl.inference.ner import predict_entities as decode
     except ImportError:
         raise NlptlError("this is a token-classification (NER) model, and this nlptl install has no NER "
                          "prediction (nlptl.inference.ner); update nlptl") from None
     offered = {"model": model, "tokenizer": tokenizer, "texts": texts, "batch_size": batch_size,
-               "max_length": max_length, "stride": trained.get("stride"), "strict": trained.get("ner_strict")}
+               "max_length": max_length, "stride": trained.get("stride"), "strict": trained.get("ner_strict"),
+               "decoding": trained.get("ner_decoding")}
     accepted = inspect.signature(decode).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
         return decode(**offered)

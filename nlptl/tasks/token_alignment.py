@@ -258,30 +258,45 @@ def stitch_word_predictions(
     predicted twice or never (e.g. ``sentence_id`` restarted per batch because the map lacked
     ``with_indices=True``); only with ``num_words`` can a missing last word be noticed.
     """
-    if len(word_ids) != len(sentence_ids) or len(predictions) != len(sentence_ids):
+    rows = [np.asarray(row) for row in predictions]
+    ids = [row.argmax(axis=-1) if row.ndim == 2 else row for row in rows]
+    return [[int(p) for p in sentence] for sentence in _stitch(ids, word_ids, sentence_ids, num_words)]
+
+
+def stitch_word_scores(
+    scores: Any,
+    word_ids: Sequence[Sequence[int]],
+    sentence_ids: Sequence[int],
+    num_words: Sequence[int] | None = None,
+) -> list[np.ndarray]:
+    """Like :func:`stitch_word_predictions`, for score vectors: one ``(words, labels)`` array per sentence
+    (the input of sequence decoding, which needs every label's score, not just the best one)."""
+    stitched = _stitch([np.asarray(row) for row in scores], word_ids, sentence_ids, num_words)
+    return [np.asarray(sentence, dtype=np.float64) if sentence else np.empty((0, 0)) for sentence in stitched]
+
+
+def _stitch(rows: list[np.ndarray], word_ids: Sequence[Sequence[int]], sentence_ids: Sequence[int],
+            num_words: Sequence[int] | None) -> list[list[Any]]:
+    if len(word_ids) != len(sentence_ids) or len(rows) != len(sentence_ids):
         raise ValueError(
-            f"got {len(predictions)} prediction rows, {len(word_ids)} word_ids rows and "
+            f"got {len(rows)} prediction rows, {len(word_ids)} word_ids rows and "
             f"{len(sentence_ids)} sentence ids; they must all have one row per window."
         )
     num_sentences = len(num_words) if num_words is not None else max(sentence_ids, default=-1) + 1
-    per_sentence: list[dict[int, int]] = [{} for _ in range(num_sentences)]
+    per_sentence: list[dict[int, Any]] = [{} for _ in range(num_sentences)]
     for window_index, sentence_id in enumerate(sentence_ids):
         window_word_ids = np.asarray(word_ids[window_index])
         positions = np.flatnonzero(window_word_ids != NOT_SCORED)
-        window_predictions = np.asarray(predictions[window_index])
-        if window_predictions.ndim == 2:
-            window_predictions = window_predictions.argmax(axis=-1)
         sentence_predictions = per_sentence[sentence_id]
-        for word_id, prediction in zip(
-            window_word_ids[positions].tolist(), window_predictions[positions].tolist(), strict=True
-        ):
+        for word_id, prediction in zip(window_word_ids[positions].tolist(), rows[window_index][positions],
+                                       strict=True):
             if word_id in sentence_predictions:
                 raise ValueError(
                     f"word {word_id} of sentence {sentence_id} is scored in two windows; were the windows "
                     "built with with_indices=True so sentence ids are unique across batches?"
                 )
-            sentence_predictions[word_id] = int(prediction)
-    stitched: list[list[int]] = []
+            sentence_predictions[word_id] = prediction
+    stitched: list[list[Any]] = []
     for sentence_id, sentence_predictions in enumerate(per_sentence):
         expected = num_words[sentence_id] if num_words is not None else len(sentence_predictions)
         if sorted(sentence_predictions) != list(range(expected)):

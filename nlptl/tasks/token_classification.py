@@ -27,6 +27,7 @@ from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_entity_f1
 from nlptl.models import load_labelled_model
 from nlptl.recipe import Recipe
+from nlptl.tasks.ner_decode import DECODINGS, decode_tags
 from nlptl.tasks.token_alignment import (
     IGNORE_INDEX,
     OVERFLOW_WORDS_COLUMN,
@@ -34,6 +35,7 @@ from nlptl.tasks.token_alignment import (
     WORD_IDS_COLUMN,
     continuation_label_ids,
     stitch_word_predictions,
+    stitch_word_scores,
     tokenize_and_align,
 )
 
@@ -78,10 +80,13 @@ class TokenClassificationTask:
     def __init__(self) -> None:
         self.label_names: list[str] = []
         self.strict = False
+        self.decoding = "constrained"
 
     def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
         cfg = recipe.data
-        self.strict = cfg.ner_strict
+        if cfg.ner_decoding not in DECODINGS:
+            raise NlptlError(f"data.ner_decoding={cfg.ner_decoding!r}: choose one of {', '.join(DECODINGS)}")
+        self.strict, self.decoding = cfg.ner_strict, cfg.ner_decoding
         splits, self.label_names = encode_tags(splits, cfg.tokens_column, cfg.tags_column, cfg.label_names,
                                                cfg.num_proc)
         return splits
@@ -142,7 +147,8 @@ class TokenClassificationTask:
         return int((labels != IGNORE_INDEX).sum())
 
     def predict(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits.argmax(dim=-1)
+        """Per-token log-probabilities: the tags are chosen per sentence after stitching (see decode_tags)."""
+        return logits.float().log_softmax(dim=-1)
 
     def compute_metrics(self, predictions: list, references: list, split: str,
                         dataset: datasets.Dataset) -> dict[str, Any]:
@@ -150,14 +156,19 @@ class TokenClassificationTask:
                                           OVERFLOW_WORDS_COLUMN]).to_dict()
         word_ids, sentence_ids = columns[WORD_IDS_COLUMN], columns[SENTENCE_ID_COLUMN]
         num_words = words_per_sentence(sentence_ids, columns[SENTENCE_WORDS_COLUMN])
-        predicted = stitch_word_predictions(predictions, word_ids, sentence_ids, num_words)
+        scores = stitch_word_scores(predictions, word_ids, sentence_ids, num_words)
         gold = stitch_word_predictions(references, word_ids, sentence_ids, num_words)
         names = self.label_names
-        result = load_metric("seqeval_ner").compute(
-            predictions=[[names[i] for i in sentence] for sentence in predicted],
-            references=[[names[i] for i in sentence] for sentence in gold],
-            mode="strict" if self.strict else None,
-        )
+        references = [[names[i] for i in sentence] for sentence in gold]
+
+        def entity_scores(decoding: str) -> dict[str, Any]:
+            predicted = [[names[i] for i in decode_tags(s, names, decoding)] for s in scores]
+            return load_metric("seqeval_ner").compute(predictions=predicted, references=references,
+                                                      mode="strict" if self.strict else None)
+
+        result = entity_scores(self.decoding)
+        if self.decoding != "argmax":  # what decoding each word on its own would have scored
+            result["f1_argmax"] = entity_scores("argmax")["f1"]
         result["num_examples"] = len(gold)
         result["num_words"] = sum(len(sentence) for sentence in gold)
         result["num_windows"] = len(sentence_ids)
