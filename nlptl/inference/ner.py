@@ -18,29 +18,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from tokenizers.pre_tokenizers import BertPreTokenizer, PreTokenizer
 from transformers import AutoModelForTokenClassification, PreTrainedModel, PreTrainedTokenizerBase
 
 from nlptl.errors import NlptlError
+from nlptl.inference.trained import default_max_length, training_settings
 from nlptl.models import load_config, load_model, load_tokenizer
 from nlptl.recipe import ModelConfig
 from nlptl.tasks.ner_decode import DECODINGS, EntitySpan, decode_entities, decode_tags, split_words_with_offsets
 from nlptl.tasks.token_alignment import SENTENCE_ID_COLUMN, WORD_IDS_COLUMN, stitch_word_scores, tokenize_and_align
 
-MAX_POSITIONS = 512
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-def trained_settings(model_dir: str | Path) -> dict[str, Any]:
-    """The `data` section of the recipe.yaml that `nlptl train` saved next to the weights (empty if none)."""
-    path = Path(model_dir) / "recipe.yaml"
-    try:
-        recipe = yaml.safe_load(path.read_text()) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        return {}
-    section = recipe.get("data") if isinstance(recipe, dict) else None
-    return section if isinstance(section, dict) else {}
 
 
 def load_token_model(model_dir: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -54,13 +42,6 @@ def load_token_model(model_dir: str | Path) -> tuple[PreTrainedModel, PreTrained
                          f"{architectures or 'none'}); pass the output dir of a token_classification run")
     model = load_model(AutoModelForTokenClassification, cfg, {})
     return model.eval(), load_tokenizer(cfg, {})
-
-
-def default_max_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
-    limits = [MAX_POSITIONS, getattr(model.config, "max_position_embeddings", MAX_POSITIONS)]
-    if 0 < getattr(tokenizer, "model_max_length", 0) < 100_000:
-        limits.append(tokenizer.model_max_length)
-    return min(limits)
 
 
 @torch.inference_mode()
@@ -93,13 +74,13 @@ def predict_entities(model: str | Path | PreTrainedModel, texts: Sequence[str], 
     """
     settings: dict[str, Any] = {}
     if isinstance(model, str | Path):
-        settings = trained_settings(model)
+        settings = training_settings(model)
         model, tokenizer = load_token_model(model)
     elif tokenizer is None:
         raise NlptlError("predict_entities: pass the tokenizer along with a loaded model (or pass a model dir)")
     if batch_size < 1:
         raise NlptlError(f"batch_size={batch_size}: must be at least 1")
-    max_length = max_length or settings.get("max_length") or default_max_length(model, tokenizer)
+    max_length = max_length or settings.get("max_length") or default_max_length(tokenizer, model.config)
     stride = stride if stride is not None else settings.get("stride")
     strict = bool(settings.get("ner_strict", False)) if strict is None else strict
     decoding = decoding or settings.get("ner_decoding") or "constrained"

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from nlptl import mirrors
 from nlptl.errors import NlptlError
@@ -24,29 +23,10 @@ from nlptl.inference.engine import class_probabilities, pool_windows
 from nlptl.inference.first_token import last_layer_first_token_only
 from nlptl.inference.precision import inference_dtype
 from nlptl.inference.routing import MODEL_CLASSES, SEQUENCE, model_kind, predict_entities
+from nlptl.inference.trained import default_max_length, training_settings
 from nlptl.models import load_config, load_model, load_tokenizer
 from nlptl.recipe import ModelConfig
 from nlptl.training.distributed import partial_state
-
-MAX_POSITIONS = 512  # BERT-family position tables; RoBERTa's 514 include two offset slots
-
-
-def training_settings(model_dir: str) -> dict[str, Any]:
-    """The `data` section of the recipe the checkpoint was trained with, if it was saved with one."""
-    path = Path(model_dir) / "recipe.yaml"
-    try:
-        data = yaml.safe_load(path.read_text()) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        return {}
-    section = data.get("data") if isinstance(data, dict) else None
-    return section if isinstance(section, dict) else {}
-
-
-def default_max_length(tokenizer: Any, config: Any) -> int:
-    limits = [MAX_POSITIONS, getattr(config, "max_position_embeddings", MAX_POSITIONS)]
-    if 0 < getattr(tokenizer, "model_max_length", 0) < 100_000:
-        limits.append(tokenizer.model_max_length)
-    return min(limits)
 
 
 class Predictor:
