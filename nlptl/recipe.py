@@ -76,7 +76,6 @@ class TrainConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
     max_grad_norm: float | None = 1.0
-    loss_normalization: str = "running_mean"  # running_mean: every target weighs alike; batch: per-batch mean
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16
     group_by_length: bool = True
     eval_every: int | None = None  # optimizer steps between evaluations; None: once per epoch

@@ -134,24 +134,3 @@ def test_min_steps_trains_more_epochs_on_a_small_training_set(tiny_model_dir, ti
     recipe.data.max_train_samples = 32  # 2 steps per epoch at batch 16
     metrics = nlptl.train(recipe)
     assert metrics["train"]["steps"] == 5 and metrics["train"]["samples_seen"] == 5 * 16
-
-
-def test_running_mean_normalisation_weighs_every_target_alike():
-    from types import SimpleNamespace
-
-    from nlptl.training.checkpoints import LoopState
-    from nlptl.training.trainer import Trainer
-
-    state = LoopState(samples_seen=64 + 32, targets_seen=640 + 96)  # a long-sentence batch, then a short one
-    trainer = SimpleNamespace(cfg=SimpleNamespace(loss_normalization="running_mean"), state=state)
-    assert Trainer.loss_denominator(trainer, targets=96, rows=32) == pytest.approx(32 * 736 / 96)
-    trainer.cfg.loss_normalization = "batch"
-    assert Trainer.loss_denominator(trainer, targets=96, rows=32) == 96
-    old = LoopState()
-    old.load_state_dict({"step": 3, "samples_seen": 5})  # a checkpoint written before targets_seen existed
-    assert (old.step, old.targets_seen) == (3, 0)
-
-
-def test_unknown_loss_normalisation_is_a_clear_error(tiny_model_dir, tiny_data_dir, tmp_path):
-    with pytest.raises(NlptlError, match="train.loss_normalization='token': choose one of running_mean, batch"):
-        nlptl.train(tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "run", loss_normalization="token"))

@@ -22,13 +22,12 @@ class LoopState:
     best_checkpoint: str | None = None
     evals_without_improvement: int = 0
     samples_seen: int = 0
-    targets_seen: int = 0  # loss targets (labels that are not -100) in the samples seen
 
     def state_dict(self) -> dict:
         return asdict(self)
 
     def load_state_dict(self, state: dict) -> None:
-        for key, value in {**asdict(LoopState()), **state}.items():  # checkpoints older than a field get its default
+        for key, value in state.items():
             setattr(self, key, value)
 
 

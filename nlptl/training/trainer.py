@@ -32,7 +32,6 @@ from nlptl.training.optim import build_optimizer, build_scheduler
 from nlptl.training.strategies import FullFineTuning, Strategy, parameter_counts
 
 logger = logging.getLogger(__name__)
-LOSS_NORMALIZATIONS = ("running_mean", "batch")
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -68,9 +67,6 @@ class Trainer:
         self.collate = task.collator(tokenizer)
         self.train_collate = train_collate or self.collate  # e.g. on-the-fly augmentation's collator
         self.state = LoopState()
-        if self.cfg.loss_normalization not in LOSS_NORMALIZATIONS:
-            raise NlptlError(f"train.loss_normalization={self.cfg.loss_normalization!r}: choose one of "
-                             f"{', '.join(LOSS_NORMALIZATIONS)}")
         model = self.strategy.configure(task.build_model(recipe))
         self.train_batches = LengthGroupedBatches(splits["train"]["length"], self.cfg.batch_size, recipe.seed,
                                                   group_by_length=self.cfg.group_by_length)
@@ -153,13 +149,10 @@ class Trainer:
         """Forward/backward over the window, then one optimizer step.
 
         Returns the loss sum, target count and sample count over all processes."""
-        acc, state = self.accelerator, self.state
-        local = [sum(self.task.count_targets(batch["labels"]) for batch in window),
-                 sum(len(batch["labels"]) for batch in window)]
-        total, samples = (int(v) for v in acc.reduce(torch.tensor(local, device=acc.device), reduction="sum").tolist())
-        state.samples_seen += samples
-        state.targets_seen += total
-        scale = acc.num_processes / max(self.loss_denominator(total, samples), 1e-8)  # DDP averages over processes
+        acc = self.accelerator
+        local_count = sum(self.task.count_targets(batch["labels"]) for batch in window)
+        total = acc.reduce(torch.tensor(local_count, device=acc.device), reduction="sum").item()
+        scale = acc.num_processes / max(total, 1)  # DDP averages gradients over processes
         local_loss = 0.0
         for i, batch in enumerate(window):
             inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
@@ -173,18 +166,10 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+        samples = sum(len(batch["labels"]) for batch in window) * acc.num_processes
+        self.state.samples_seen += samples
         loss = acc.reduce(torch.tensor(local_loss, device=acc.device), reduction="sum").item()
-        return loss, total, samples
-
-    def loss_denominator(self, targets: int, rows: int) -> float:
-        """What the window's summed loss is divided by. `batch`: its own target count (a per-batch mean).
-        `running_mean`: its rows times the mean targets per row seen so far. The two agree when every row has one
-        target (classification). When rows have many (tokens, masked tokens), length-grouped batches differ
-        tenfold in target count, and a per-batch mean gives each token of a short-sentence batch ten times the
-        weight of one in a long-sentence batch; the running mean weighs every token alike, as random batches do."""
-        if self.cfg.loss_normalization == "batch":
-            return targets
-        return rows * self.state.targets_seen / max(self.state.samples_seen, 1)
+        return loss, int(total), samples
 
     def should_stop(self) -> bool:
         patience = self.cfg.early_stopping_patience
