@@ -111,7 +111,8 @@ def nlptl_run(args: argparse.Namespace, seed: int) -> dict:
                                   validation_split="-", validation_size=0),
             train=nlptl.TrainConfig(epochs=args.epochs, batch_size=BATCH, eval_batch_size=EVAL_BATCH, lr=args.lr,
                                     warmup_ratio=WARMUP, weight_decay=DECAY, mixed_precision=args.nlptl_precision,
-                                    log_with=[]),
+                                    group_by_length=not args.nlptl_random_batches,
+                                    group_window=args.nlptl_group_window, log_with=[]),
         )
         metrics = nlptl.train(recipe)
         history = [json.loads(line) for line in (Path(out) / "history.jsonl").read_text().splitlines()]
@@ -128,11 +129,17 @@ def main() -> None:
     parser.add_argument("--hf-group-by-length", action="store_true",
                         help="Trainer with train_sampling_strategy=group_by_length (nlptl always groups)")
     parser.add_argument("--nlptl-precision", default="no", help="nlptl train.mixed_precision (auto, no, bf16)")
+    parser.add_argument("--nlptl-random-batches", action="store_true", help="nlptl without length grouping")
+    parser.add_argument("--nlptl-group-window", type=int, default=50, help="nlptl train.group_window")
     parser.add_argument("--seeds", type=int, default=1, help="seeds 42, 43, ... (each side runs every seed)")
+    parser.add_argument("--only-nlptl", action="store_true", help="skip the Trainer (e.g. to try nlptl settings)")
     args = parser.parse_args()
     sampling = "group_by_length" if args.hf_group_by_length else "random sampling"
+    batches = "random" if args.nlptl_random_batches else f"grouped (window {args.nlptl_group_window})"
     runs = {f"hf Trainer (run_ner), {sampling}, fp32": hf_trainer,
-            f"nlptl, grouped, {args.nlptl_precision}": nlptl_run}
+            f"nlptl, {batches}, {args.nlptl_precision}": nlptl_run}
+    if args.only_nlptl:
+        runs = dict(list(runs.items())[1:])
     rows = []
     for seed in range(42, 42 + args.seeds):  # sides alternate, so drift in machine speed hits both alike
         for name, run in runs.items():

@@ -78,6 +78,7 @@ class TrainConfig:
     max_grad_norm: float | None = 1.0
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16
     group_by_length: bool = True
+    group_window: int = 50  # group_by_length: batches per sorting window (smaller: batches more varied, more padding)
     eval_every: int | None = None  # optimizer steps between evaluations; None: once per epoch
     metric_for_best: str | None = None  # None: the task's main metric (accuracy; entity f1 for token tasks)
     greater_is_better: bool = True

@@ -67,9 +67,12 @@ class Trainer:
         self.collate = task.collator(tokenizer)
         self.train_collate = train_collate or self.collate  # e.g. on-the-fly augmentation's collator
         self.state = LoopState()
+        if self.cfg.group_window < 1:
+            raise NlptlError(f"train.group_window={self.cfg.group_window}: use at least 1 batch per sorting window")
         model = self.strategy.configure(task.build_model(recipe))
         self.train_batches = LengthGroupedBatches(splits["train"]["length"], self.cfg.batch_size, recipe.seed,
-                                                  group_by_length=self.cfg.group_by_length)
+                                                  group_by_length=self.cfg.group_by_length,
+                                                  window_batches=self.cfg.group_window)
         train_loader = DataLoader(splits["train"], batch_sampler=self.train_batches,
                                   collate_fn=self.train_collate, generator=torch.Generator())
         groups = self.strategy.param_groups(model, self.cfg)
