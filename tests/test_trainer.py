@@ -134,3 +134,8 @@ def test_min_steps_trains_more_epochs_on_a_small_training_set(tiny_model_dir, ti
     recipe.data.max_train_samples = 32  # 2 steps per epoch at batch 16
     metrics = nlptl.train(recipe)
     assert metrics["train"]["steps"] == 5 and metrics["train"]["samples_seen"] == 5 * 16
+
+
+def test_group_window_below_one_is_a_clear_error(tiny_model_dir, tiny_data_dir, tmp_path):
+    with pytest.raises(NlptlError, match="train.group_window=0: use at least 1"):
+        nlptl.train(tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "run", group_window=0))
