@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import torch
 from conftest import synthetic_reviews
 from predict_helpers import trained_tiny_run
 
@@ -18,7 +19,12 @@ def test_two_processes_write_the_same_output_as_one(tmp_path_factory, tiny_model
     src = tmp_path / "reviews.csv"
     synthetic_reviews(50, seed=11).rename(columns={"label": "gold"}).to_csv(src, index=False)
     single = tmp_path / "single.csv"
-    predict_file(run_dir, str(src), single, chunk_size=7, precision="fp32", progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each launched process (OMP_NUM_THREADS=1): kernels split sums by thread count
+    try:
+        predict_file(run_dir, str(src), single, chunk_size=7, precision="fp32", progress=False)
+    finally:
+        torch.set_num_threads(threads)
     multi = tmp_path / "multi.csv"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
