@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 from conftest import tiny_recipe
-from test_token_classification import NAMES, ner_recipe, synthetic_ner, write_parquet_ids
+from test_token_classification import NAMES, ner_recipe, write_ner_splits
 
 import nlptl
 from nlptl import NlptlError
@@ -194,10 +194,7 @@ def test_on_the_fly_training_sets_the_epoch(tiny_model_dir, tiny_data_dir, tmp_p
 # ---- NER -----------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ner_dir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ner-augment")
-    for split, n, seed in (("train", 48, 1), ("validation", 16, 2), ("test", 16, 3)):
-        write_parquet_ids(path / f"{split}.parquet", synthetic_ner(n, seed))
-    return path
+    return write_ner_splits(tmp_path_factory.mktemp("ner-augment"), {"train": 48, "validation": 16, "test": 16})
 
 
 def ner_augmented(tiny_model_dir: Path, ner_dir: Path, tmp_path: Path, **augment) -> nlptl.Recipe:

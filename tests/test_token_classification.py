@@ -53,6 +53,13 @@ def write_parquet_ids(path: Path, sentences: list[tuple[list[str], list[str]]]) 
     pd.DataFrame({"tokens": [words for words, _ in sentences], "ner_tags": ids}).to_parquet(path)
 
 
+def write_ner_splits(path: Path, sizes: dict[str, int]) -> Path:
+    """Synthetic NER parquet splits with int tag ids (names only in the recipe), like ../shared/data."""
+    for seed, (split, n) in enumerate(sizes.items(), 1):
+        write_parquet_ids(path / f"{split}.parquet", synthetic_ner(n, seed))
+    return path
+
+
 def write_conll(path: Path, sentences: list[tuple[list[str], list[str]]]) -> None:
     lines = ["-DOCSTART- O", ""]
     for words, tags in sentences:
@@ -62,11 +69,7 @@ def write_conll(path: Path, sentences: list[tuple[list[str], list[str]]]) -> Non
 
 @pytest.fixture(scope="module")
 def ner_parquet_dir(tmp_path_factory) -> Path:
-    """train/validation/test parquet with int tag ids (names only in the recipe), like ../shared/data."""
-    path = tmp_path_factory.mktemp("ner-parquet")
-    for split, n, seed in (("train", 256, 1), ("validation", 48, 2), ("test", 60, 3)):
-        write_parquet_ids(path / f"{split}.parquet", synthetic_ner(n, seed))
-    return path
+    return write_ner_splits(tmp_path_factory.mktemp("ner-parquet"), {"train": 256, "validation": 48, "test": 60})
 
 
 def ner_recipe(model_dir: Path, source: Path, output_dir: Path, label_names: list[str] | None = None,
