@@ -29,7 +29,7 @@ class FirstTokenLayer(nn.Module):
                 **kwargs) -> torch.Tensor:
         attention = self.layer.attention
         heads = attention.self.num_attention_heads
-        batch, length, _ = hidden_states.shape
+        batch = hidden_states.shape[0]
 
         def split(x: torch.Tensor) -> torch.Tensor:
             return x.view(batch, x.shape[1], heads, -1).transpose(1, 2)

@@ -13,6 +13,7 @@ seqeval's lenient chunking (a stray ``I-X`` after ``O`` still opens an entity); 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,8 @@ from tokenizers.pre_tokenizers import PreTokenizer, WhitespaceSplit
 DECODINGS = ("constrained", "argmax")
 
 
-def iob2_transitions(label_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=16)
+def iob2_transitions(label_names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(allowed[previous, current], allowed_first[current]) under IOB2: `I-X` continues `B-X` or `I-X` only.
     Tag sets that are not IOB (no `I-` tags) allow everything, so decoding them is plain argmax."""
     types = [name[2:] if name[:2] in ("B-", "I-") else None for name in label_names]
@@ -59,7 +61,7 @@ def decode_tags(log_probs: np.ndarray, label_names: Sequence[str], decoding: str
         return log_probs.argmax(axis=-1).tolist() if len(log_probs) else []
     if decoding != "constrained":
         raise ValueError(f"unknown decoding {decoding!r}; choose one of {', '.join(DECODINGS)}")
-    return viterbi(log_probs, *iob2_transitions(label_names))
+    return viterbi(log_probs, *iob2_transitions(tuple(label_names)))  # cached: computed once per label set
 
 
 @dataclass(frozen=True)
