@@ -101,8 +101,9 @@ def _count(value: int | None) -> str:
 
 def plot_learning_curves(summary: list[dict], path: Path, title: str, split: str, metric: str) -> None:
     """Score vs labelled examples (log x), one line per strategy, error bars = std over seeds."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for strategy in dict.fromkeys(s["strategy"] for s in summary):
+    strategies = list(dict.fromkeys(s["strategy"] for s in summary))
+    fig, ax = plt.subplots(figsize=(8, 4.5 + 0.25 * len(strategies)))
+    for strategy in strategies:
         points = sorted((s["train_examples"], s["score"], s["score_std"]) for s in summary
                         if s["strategy"] == strategy and s["train_examples"])
         if points:
@@ -116,8 +117,8 @@ def plot_learning_curves(summary: list[dict], path: Path, title: str, split: str
     ax.set_ylabel(f"{split} {metric}")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize="small", frameon=False)
+    fig.tight_layout()  # makes room below the axes for the legend, which never covers a curve
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
