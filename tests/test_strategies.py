@@ -150,6 +150,21 @@ def test_gradual_unfreezing_schedule(tiny_model_dir):
             assert [sum(s) for s in schedule] == [1, 1, 2, 3, 4, 4]
 
 
+def test_gradual_unfreezing_warns_when_the_run_ends_before_every_group_opens(tiny_model_dir, caplog):
+    for every, total, per_epoch, warned in ((None, 30, 10, "opens only 3 of the 4"), (None, 31, 10, None),
+                                            (15, 30, 10, "opens only 2 of the 4"), (3, 30, 10, None)):
+        recipe = nlptl.Recipe(strategy=nlptl.StrategyConfig(name="gradual_unfreezing", unfreeze_every_steps=every))
+        strategy = build_strategy(recipe)
+        strategy.configure(classifier(tiny_model_dir))  # 4 groups: head, layer 1, layer 0, embeddings
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="nlptl.training.strategies.freezing"):
+            strategy.on_train_start(total, per_epoch)
+        if warned:
+            assert warned in caplog.text and "unfreeze_every_steps to at most 5" in caplog.text
+        else:
+            assert not caplog.text
+
+
 def test_gradual_unfreezing_leaves_frozen_groups_untouched(tiny_model_dir, tiny_data_dir, tmp_path):
     """Two epochs: head, then head + top layer; with weight decay on, the rest stays bit-identical."""
     out = tmp_path / "gu"

@@ -82,6 +82,7 @@ class Trainer:
         self.steps_per_epoch = math.ceil(len(self.train_loader) / self.cfg.grad_accum)
         self.total_steps = self.cfg.max_steps or max(math.ceil(self.cfg.epochs * self.steps_per_epoch),
                                                      self.cfg.min_steps or 0)
+        self.strategy.on_train_start(self.total_steps, self.steps_per_epoch)
         self.scheduler = accelerator.prepare(build_scheduler(self.optimizer, self.cfg, self.total_steps))
         self.eval_loaders = {
             split: accelerator.prepare(DataLoader(

@@ -29,6 +29,9 @@ class Strategy(Protocol):
     def param_groups(self, model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
         """Optimizer parameter groups."""
 
+    def on_train_start(self, total_steps: int, steps_per_epoch: int) -> None:
+        """Called once the run's length is known, so a strategy can check its schedule against it."""
+
     def on_epoch_start(self, model: torch.nn.Module, epoch: int) -> None:
         """Called before each epoch (gradual unfreezing acts here)."""
 
@@ -56,6 +59,9 @@ class FullFineTuning:
 
     def param_groups(self, model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
         return param_groups(model, cfg)
+
+    def on_train_start(self, total_steps: int, steps_per_epoch: int) -> None:
+        return None
 
     def on_epoch_start(self, model: torch.nn.Module, epoch: int) -> None:
         return None
