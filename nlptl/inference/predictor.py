@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from nlptl import mirrors
+from nlptl.allocator import keep_freed_memory
 from nlptl.errors import NlptlError
 from nlptl.inference.badrows import check_policy, screen
 from nlptl.inference.encode import EncodeSettings, encode_texts
@@ -57,6 +58,8 @@ class Predictor:
         self.batch_size = batch_size
         self.device = torch.device(device) if device is not None else partial_state().device
         self.dtype = inference_dtype(precision, self.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # no page faults on every batch (process-wide: the heap stays at its peak)
         self.precision = precision
         self.model = load_model(MODEL_CLASSES[self.kind], cfg, recipe_mirrors)
         self.model.to(device=self.device, dtype=self.dtype).eval()
