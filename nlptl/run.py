@@ -15,6 +15,7 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 
+from nlptl.allocator import keep_freed_memory
 from nlptl.data.augmentation import Augmentation
 from nlptl.data.pipeline import build_datasets
 from nlptl.errors import NlptlError
@@ -57,6 +58,8 @@ def make_accelerator(recipe: Recipe, strategy: Strategy | None = None) -> Accele
     trackers = available_trackers(recipe.train.log_with)
     precision = resolve_mixed_precision(recipe.train.mixed_precision, device_type)
     logger.info("device %s, mixed precision %s, %d torch threads", device_type, precision, torch.get_num_threads())
+    if device_type == "cpu":
+        keep_freed_memory()  # no page faults for every step's activations and gradients (process-wide)
     AcceleratorState._reset_state()  # a second run in the same process may use another precision
     return Accelerator(cpu=force_cpu(), mixed_precision=precision,
                        log_with=trackers or None, project_dir=str(recipe.resolved_output_dir() / "logs"),
