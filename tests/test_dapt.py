@@ -7,12 +7,13 @@ import pytest
 import torch
 from conftest import tiny_recipe
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification, BertModel
+from transformers import AutoModelForSequenceClassification, BertConfig, BertForMaskedLM, BertModel
 
 import nlptl
 from nlptl.data.pipeline import build_datasets
 from nlptl.models import load_tokenizer
 from nlptl.tasks import get_task
+from nlptl.tasks.masked_lm import MaskedLMTask
 
 
 def mlm_recipe(model_dir, data_dir, out, **train):
@@ -75,3 +76,31 @@ def test_imdb_dapt_recipe_file_loads():
     recipe = load_recipe_file(str(REPO / "recipes" / "imdb_dapt.py"))
     assert recipe.task == "masked_lm" and recipe.data.train_split == "unsup" and recipe.mlm.probability == 0.15
     assert recipe.train.metric_for_best == "perplexity" and not recipe.train.greater_is_better
+
+
+def test_training_scores_only_masked_positions_with_the_same_loss_and_gradients():
+    config = BertConfig(vocab_size=60, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=32)
+    torch.manual_seed(0)
+    full, fast = BertForMaskedLM(config).eval(), BertForMaskedLM(config).eval()  # no dropout: same arithmetic
+    fast.load_state_dict(full.state_dict())
+    ids = torch.randint(5, 60, (3, 10))
+    mask = torch.ones_like(ids)
+    mask[2, 6:] = 0
+    labels = torch.full_like(ids, -100)
+    labels[0, [1, 4]], labels[1, 7], labels[2, [0, 5]] = 11, 12, 13
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    task = MaskedLMTask()
+    rows_scored = []
+    fast.cls.predictions.decoder.register_forward_hook(lambda m, args, out: rows_scored.append(out.shape[:-1]))
+    expected = task.loss_sum(full(**inputs).logits, labels)
+    got = task.loss_sum(*task.training_logits(fast, inputs, labels))
+    assert rows_scored == [torch.Size([1, 5])]  # 5 targets, not 30 positions
+    assert torch.allclose(expected, got, atol=1e-5)
+    expected.backward()
+    got.backward()
+    for (name, a), b in zip(full.named_parameters(), fast.parameters(), strict=True):
+        assert torch.allclose(a.grad, b.grad, atol=1e-5), name
+    assert task.training_logits(fast, inputs, labels)[0].shape == (1, 5, 60)
+    fast(**inputs)  # the hook is gone after the training forward
+    assert rows_scored[-1] == torch.Size([3, 10])

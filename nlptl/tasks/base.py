@@ -48,6 +48,11 @@ class Task(Protocol):
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> Any:
         """Turns rows into padded tensors."""
 
+    def training_logits(self, model: torch.nn.Module, inputs: dict,
+                        labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training forward pass: logits and the labels they line up with (a task may score only the
+        positions that have a target)."""
+
     def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Summed (not averaged) loss, so gradient accumulation can normalise by the true count."""
 

@@ -103,6 +103,10 @@ class SequenceClassificationTask:
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> PadCollator:
         return PadCollator(tokenizer)
 
+    def training_logits(self, model: torch.nn.Module, inputs: dict,
+                        labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return model(**inputs).logits, labels
+
     def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
 

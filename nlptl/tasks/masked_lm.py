@@ -53,6 +53,12 @@ def mask_once(batch: dict[str, list], indices: list[int], tokenizer: PreTrainedT
             "labels": [row[:n].tolist() for row, n in zip(masked["labels"], lengths, strict=True)]}
 
 
+def transformers_model(model: torch.nn.Module) -> PreTrainedModel:
+    """The transformers model inside DDP (`module`) and peft (`get_base_model`) wrappers."""
+    model = getattr(model, "module", model)
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 class MaskingCollator:
     """Pads rows; rows without labels (training) are masked here, dynamically; evaluation rows arrive masked."""
 
@@ -123,6 +129,28 @@ class MaskedLMTask:
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> MaskingCollator:
         return MaskingCollator(tokenizer, self.probability)
+
+    def training_logits(self, model: torch.nn.Module, inputs: dict,
+                        labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits at the masked positions only, shape (1, masked, vocab), with their labels. The head's projection
+        onto the vocabulary costs about as much as the whole encoder per position; only the 15% of positions
+        with a target need it, so training steps take about half the time for the same loss and gradients."""
+        selected = labels != -100
+        encoder = transformers_model(model).base_model
+
+        def masked_positions_only(module: torch.nn.Module, args: tuple, output: Any) -> Any:
+            hidden = output[0][selected].unsqueeze(0)
+            if isinstance(output, tuple):
+                return (hidden, *output[1:])
+            output.last_hidden_state = hidden
+            return output
+
+        hook = encoder.register_forward_hook(masked_positions_only)
+        try:
+            logits = model(**inputs).logits
+        finally:
+            hook.remove()
+        return logits, labels[selected].unsqueeze(0)
 
     def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.cross_entropy(logits.flatten(0, -2).float(), labels.flatten(), ignore_index=-100,

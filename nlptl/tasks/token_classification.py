@@ -139,6 +139,10 @@ class TokenClassificationTask:
         # PadCollator keeps only the model inputs, labels and example_id: the stitching columns stay behind.
         return PadCollator(tokenizer)
 
+    def training_logits(self, model: torch.nn.Module, inputs: dict,
+                        labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return model(**inputs).logits, labels
+
     def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.cross_entropy(logits.float().flatten(0, -2), labels.flatten(),
                                                  ignore_index=IGNORE_INDEX, reduction="sum")

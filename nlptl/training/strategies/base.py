@@ -70,7 +70,7 @@ class FullFineTuning:
         return None
 
     def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task) -> torch.Tensor:
-        return task.loss_sum(model(**inputs).logits, labels)
+        return task.loss_sum(*task.training_logits(model, inputs, labels))
 
     def export_model(self, model: torch.nn.Module) -> PreTrainedModel:
         return model
