@@ -22,12 +22,16 @@ LARGEST_INT = 2**31 - 1  # mallopt takes a C int
 _kept = False
 
 
+def on_glibc() -> bool:
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
 def keep_freed_memory() -> bool:
     """Serve every allocation from a heap that is never trimmed. Returns whether that is now in force."""
     global _kept
     if _kept:
         return True
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not on_glibc():
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt

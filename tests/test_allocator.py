@@ -1,12 +1,13 @@
-import platform
 import subprocess
 import sys
 
 import pytest
 
+from nlptl.allocator import on_glibc
+
 # Run in a child process: the setting is process-wide and cannot be undone by the test.
 FAULTS_PER_REFILL = """
-import resource, sys, torch
+import resource, torch
 from nlptl.allocator import keep_freed_memory
 
 def faults_of_one_batch() -> int:
@@ -22,7 +23,7 @@ print(fresh, kept, reused, keep_freed_memory())
 """
 
 
-@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+@pytest.mark.skipif(not on_glibc(), reason="glibc only")
 def test_freed_tensor_memory_is_reused_without_page_faults():
     result = subprocess.run([sys.executable, "-c", FAULTS_PER_REFILL], capture_output=True, text=True, check=True)
     fresh, kept, reused, again = result.stdout.split()
