@@ -3,7 +3,7 @@
 With glibc's default settings every tensor above the mmap threshold (128 KiB, growing to at most 32 MiB) is
 mapped fresh from the kernel and unmapped when freed, so the next batch of a CPU model pays a page fault and a
 zero fill for every 4 KiB it writes: about 90,000 faults per MiniLM forward of 32 x 320 tokens, 4% of the
-time (measured on 2 cores; the heap kept this way is fault-free after the first, longest batch). This is
+time (measured on 2 cores; the heap kept this way stops faulting after the first few batches). This is
 what jemalloc or tcmalloc give CPU inference through LD_PRELOAD; `mallopt` gets it from glibc itself, in a
 process already running. The cost: the process keeps its peak heap until it exits.
 
