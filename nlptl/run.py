@@ -117,8 +117,9 @@ def train(recipe: Recipe) -> dict:
             metrics[split] = trainer.evaluate(split)
     if accelerator.is_main_process:
         save_outputs(trainer, tokenizer, recipe, metrics)
-        logger.info("done: %s", {s: {k: v for k, v in m.items() if k in ("accuracy", "f1", "num_examples")}
-                                 for s, m in metrics.items() if s != "train"})
+        shown = ("accuracy", "f1", recipe.train.metric_for_best, "num_examples")
+        logger.info("done: %s", {split: {k: v for k, v in split_metrics.items() if k in shown}
+                                 for split, split_metrics in metrics.items() if split != "train"})
     accelerator.wait_for_everyone()
     accelerator.end_training()
     if recipe.push_to_hub and accelerator.is_main_process:
