@@ -53,10 +53,12 @@ def test_evaluation_masks_are_fixed_and_training_masks_dynamic(tiny_model_dir, t
     task.prepare_labels(None, recipe)
     collate = task.collator(tokenizer)
     rows = [first["train"][i] for i in range(16)]
-    one, two = collate(rows), collate(rows)
+    one = collate(rows)
     assert set(one) >= {"input_ids", "attention_mask", "labels", "example_id"}
-    assert not torch.equal(one["labels"], two["labels"])  # masked afresh each time
     assert ((one["labels"] == -100) | (one["attention_mask"] == 1)).all()  # padding is never a target
+    assert torch.equal(collate(rows[::-1])["labels"], one["labels"].flip(0))  # a row's mask is its own, in any batch
+    collate.set_epoch(1)
+    assert not torch.equal(collate(rows)["labels"], one["labels"])  # masked afresh each epoch
 
 
 def test_a_checkpoint_without_mlm_head_is_reported(tiny_model_dir, tmp_path, caplog):
@@ -104,3 +106,19 @@ def test_training_scores_only_masked_positions_with_the_same_loss_and_gradients(
     assert task.training_logits(fast, inputs, labels)[0].shape == (1, 5, 60)
     fast(**inputs)  # the hook is gone after the training forward
     assert rows_scored[-1] == torch.Size([3, 10])
+
+
+def test_resume_restores_the_tied_masked_lm_head(tiny_model_dir, tiny_data_dir, tmp_path):
+    """Resuming mid-epoch continues exactly: the same masks (the loader collates a batch ahead of the checkpoint)
+    and the tied decoder weights (checkpoints keep one copy of the word embeddings)."""
+    def recipe(out):
+        return mlm_recipe(tiny_model_dir, tiny_data_dir, out, epochs=2, eval_every=3, keep_checkpoints=10)
+
+    nlptl.train(recipe(tmp_path / "full"))
+    resumed = recipe(tmp_path / "resumed")
+    resumed.resume = str(tmp_path / "full" / "checkpoints" / "step-0000003")
+    nlptl.train(resumed)
+    full = load_file(str(tmp_path / "full" / "model.safetensors"))
+    again = load_file(str(tmp_path / "resumed" / "model.safetensors"))
+    assert full.keys() == again.keys() and any(key.startswith("cls.predictions") for key in full)
+    assert all(torch.equal(full[key], again[key]) for key in full)

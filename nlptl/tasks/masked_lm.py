@@ -1,7 +1,7 @@
 """Masked-LM training on unlabelled text: domain-adaptive pre-training (Gururangan et al. 2020, "Don't Stop
 Pretraining") continues the encoder's own objective on in-domain text before it is fine-tuned on labels.
 
-Training rows are masked afresh each time they are drawn (dynamic masking, as in RoBERTa) by transformers'
+Training rows are masked afresh every epoch (dynamic masking, as in RoBERTa) by transformers'
 DataCollatorForLanguageModeling; validation/test rows are masked once, seeded, so every evaluation scores the
 same positions and losses compare across steps and runs. Metrics: masked-token accuracy, loss and perplexity.
 The saved model is a `...ForMaskedLM`; any recipe loads its encoder with `--model OUTPUT_DIR`.
@@ -26,6 +26,7 @@ from transformers import (
 )
 
 from nlptl import models
+from nlptl.augment.engine import example_rng
 from nlptl.data.collate import PadCollator
 from nlptl.data.truncation import encode_single
 from nlptl.errors import NlptlError
@@ -61,17 +62,34 @@ def transformers_model(model: torch.nn.Module) -> PreTrainedModel:
 
 
 class MaskingCollator:
-    """Pads rows; rows without labels (training) are masked here, dynamically; evaluation rows arrive masked."""
+    """Pads rows; rows without labels (training) are masked here, afresh each epoch; evaluation rows arrive masked.
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, probability: float) -> None:
+    A training row's mask comes from a generator seeded by (seed, epoch, example id), not from the global RNG: the
+    loader collates a batch ahead of the step that uses it, so a checkpoint's RNG state is already past the next
+    batch's draws, and a run resumed from it masked that batch differently. Seeded per row, a row's mask is the same
+    however the run is interrupted, batched or split over processes, and new every epoch (`set_epoch`).
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, probability: float, seed: int = 42) -> None:
         self.pad = PadCollator(tokenizer)
         self.masker = DataCollatorForLanguageModeling(tokenizer, mlm_probability=probability)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         batch = self.pad(rows)
         if "labels" not in batch:
-            batch["input_ids"], batch["labels"] = self.masker.torch_mask_tokens(batch["input_ids"])
+            masked = [self.mask_row(batch["input_ids"][i:i + 1], example)
+                      for i, example in enumerate(batch["example_id"].tolist())]
+            batch["input_ids"], batch["labels"] = (torch.cat(parts) for parts in zip(*masked, strict=True))
         return batch
+
+    def mask_row(self, input_ids: torch.Tensor, example: int) -> tuple[torch.Tensor, torch.Tensor]:
+        row_seed = example_rng(self.seed, "mask", self.epoch, example).getrandbits(63)
+        self.masker.generator = torch.Generator().manual_seed(row_seed)  # the collator's own draws use it
+        return self.masker.torch_mask_tokens(input_ids.clone())
 
 
 class MaskedLMTask:
@@ -129,7 +147,7 @@ class MaskedLMTask:
         return model
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> MaskingCollator:
-        return MaskingCollator(tokenizer, self.probability)
+        return MaskingCollator(tokenizer, self.probability, self.seed)
 
     def training_logits(self, model: torch.nn.Module, inputs: dict,
                         labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

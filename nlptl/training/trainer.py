@@ -108,7 +108,7 @@ class Trainer:
         since_eval = Window()
         while state.step < self.total_steps and not self.should_stop():
             self.train_batches.set_epoch(state.epoch)
-            if hasattr(self.train_collate, "set_epoch"):  # a collator that draws per epoch (augmentation)
+            if hasattr(self.train_collate, "set_epoch"):  # a collator that draws per epoch (augmentation, masking)
                 self.train_collate.set_epoch(state.epoch)
             self.strategy.on_epoch_start(acc.unwrap_model(self.model), state.epoch)
             loader = acc.skip_first_batches(self.train_loader, state.batches_in_epoch)
