@@ -31,6 +31,7 @@ print(fresh, kept, reused, keep_freed_memory())
 def test_freed_tensor_memory_is_reused_without_page_faults():
     result = subprocess.run([sys.executable, "-c", FAULTS_PER_REFILL], capture_output=True, text=True, check=True)
     fresh, kept, reused, again = result.stdout.split()
-    assert int(fresh) > 4 * 16000  # glibc as it comes: 64 MiB mapped anew, ~16,384 pages faulted in per batch
+    # glibc as it comes: 64 MiB mapped anew per batch, 16,384 faults of 4 KiB pages (32 with transparent huge pages)
+    assert int(fresh) >= 4 * 32
     assert kept == "True" and again == "True"
-    assert int(reused) < 200  # steady state: the freed pages are reused
+    assert int(reused) * 20 < int(fresh)  # steady state: the freed pages are reused (measured here: 0 vs 65,540)
