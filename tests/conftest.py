@@ -83,3 +83,17 @@ def tiny_recipe(model_dir: Path, data_dir: Path, output_dir: Path, **train):
         data=nlptl.DataConfig(source=str(data_dir), label_names=["neg", "pos"], max_length=32),
         train=nlptl.TrainConfig(**settings),
     )
+
+
+def final_weights_whole_and_resumed(recipe_for, tmp_path: Path, step: int = 3) -> tuple[dict, dict]:
+    """Trains `recipe_for(output_dir)` without a break, then again resumed from the first run's checkpoint at
+    `step`; returns both runs' final weights (the recipe must keep that checkpoint)."""
+    from safetensors.torch import load_file
+
+    import nlptl
+
+    nlptl.train(recipe_for(tmp_path / "whole"))
+    resumed = recipe_for(tmp_path / "resumed")
+    resumed.resume = str(tmp_path / "whole" / "checkpoints" / f"step-{step:07d}")
+    nlptl.train(resumed)
+    return tuple(load_file(str(tmp_path / run / "model.safetensors")) for run in ("whole", "resumed"))

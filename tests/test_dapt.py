@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from conftest import tiny_recipe
+from conftest import final_weights_whole_and_resumed, tiny_recipe
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, BertConfig, BertForMaskedLM, BertModel
 
@@ -114,11 +114,6 @@ def test_resume_restores_the_tied_masked_lm_head(tiny_model_dir, tiny_data_dir, 
     def recipe(out):
         return mlm_recipe(tiny_model_dir, tiny_data_dir, out, epochs=2, eval_every=3, keep_checkpoints=10)
 
-    nlptl.train(recipe(tmp_path / "full"))
-    resumed = recipe(tmp_path / "resumed")
-    resumed.resume = str(tmp_path / "full" / "checkpoints" / "step-0000003")
-    nlptl.train(resumed)
-    full = load_file(str(tmp_path / "full" / "model.safetensors"))
-    again = load_file(str(tmp_path / "resumed" / "model.safetensors"))
-    assert full.keys() == again.keys() and any(key.startswith("cls.predictions") for key in full)
-    assert all(torch.equal(full[key], again[key]) for key in full)
+    whole, resumed = final_weights_whole_and_resumed(recipe, tmp_path)
+    assert whole.keys() == resumed.keys() and any(key.startswith("cls.predictions") for key in whole)
+    assert all(torch.equal(whole[key], resumed[key]) for key in whole)

@@ -3,8 +3,7 @@ features, a teacher, per-epoch augmentation) must come back from the checkpoint 
 
 import pytest
 import torch
-from conftest import tiny_recipe
-from safetensors.torch import load_file
+from conftest import final_weights_whole_and_resumed, tiny_recipe
 
 import nlptl
 
@@ -34,11 +33,6 @@ def test_resuming_mid_epoch_ends_with_the_same_weights(arm, tiny_model_dir, tiny
 
     if arm == "distill":
         nlptl.train(tiny_recipe(tiny_model_dir, tiny_data_dir, teacher, max_steps=2))
-    nlptl.train(recipe(tmp_path / "full"))
-    resumed = recipe(tmp_path / "resumed")
-    resumed.resume = str(tmp_path / "full" / "checkpoints" / "step-0000003")
-    nlptl.train(resumed)
-    full = load_file(str(tmp_path / "full" / "model.safetensors"))
-    again = load_file(str(tmp_path / "resumed" / "model.safetensors"))
-    assert full.keys() == again.keys()
-    assert all(torch.equal(full[key], again[key]) for key in full)
+    whole, resumed = final_weights_whole_and_resumed(recipe, tmp_path)
+    assert whole.keys() == resumed.keys()
+    assert all(torch.equal(whole[key], resumed[key]) for key in whole)
