@@ -20,18 +20,19 @@ from nlptl.data.augmentation import Augmentation
 from nlptl.data.pipeline import build_datasets
 from nlptl.errors import NlptlError
 from nlptl.io import atomic_dir_contents, write_json, write_text
-from nlptl.models import load_tokenizer
+from nlptl.models import load_config, load_tokenizer
+from nlptl.precision import LayerShape, PrecisionChoice, training_precision
 from nlptl.recipe import Recipe, apply_overrides, recipe_to_yaml
 from nlptl.tasks import get_task
 from nlptl.training.checkpoints import find_resume_checkpoint, list_checkpoints
 from nlptl.training.distributed import force_cpu, partial_state
-from nlptl.training.precision import resolve_mixed_precision
 from nlptl.training.strategies import Strategy, build_strategy
 from nlptl.training.tracking import available_trackers, flat_hparams
 from nlptl.training.trainer import Trainer
 
 logger = logging.getLogger("nlptl")
 RUN_OUTPUTS = ("metrics.json", "history.jsonl", "model.safetensors")
+PRECISION_FILE = "precision.json"  # the measured choice, kept so a resumed run uses the same format
 
 
 def check_output_dir(output_dir: Path, recipe: Recipe) -> None:
@@ -53,15 +54,38 @@ def trim_history(path: Path, last_step: int) -> None:
         write_text(path, "".join(line + "\n" for line in lines))
 
 
-def make_accelerator(recipe: Recipe, strategy: Strategy | None = None) -> Accelerator:
+def choose_precision(recipe: Recipe, resuming: bool) -> PrecisionChoice:
+    """`train.mixed_precision`, measured on the main process when `auto`, the same for every process; a resumed
+    run keeps the format its checkpoints were trained in."""
+    state = partial_state()
+    saved = recipe.resolved_output_dir() / PRECISION_FILE
+    choice = None
+    if resuming and recipe.train.mixed_precision == "auto" and saved.is_file():
+        recorded = json.loads(saved.read_text())
+        choice = PrecisionChoice(**{**recorded, "reason": f"as the interrupted run ({recorded['reason']})"})
+    elif state.is_main_process:
+        shape = None
+        if recipe.train.mixed_precision == "auto" and state.device.type == "cpu":
+            shape = LayerShape.of(load_config(recipe.model, recipe.mirrors), recipe.train.batch_size,
+                                  recipe.data.max_length)
+        choice = training_precision(recipe.train.mixed_precision, state.device.type, shape)
+    if state.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        choice = broadcast_object_list([choice])[0]
+    assert choice is not None
+    return choice
+
+
+def make_accelerator(recipe: Recipe, precision: PrecisionChoice, strategy: Strategy | None = None) -> Accelerator:
     device_type = partial_state().device.type
     trackers = available_trackers(recipe.train.log_with)
-    precision = resolve_mixed_precision(recipe.train.mixed_precision, device_type)
-    logger.info("device %s, mixed precision %s, %d torch threads", device_type, precision, torch.get_num_threads())
+    logger.info("device %s, mixed precision %s (%s), %d torch threads", device_type, precision.used,
+                precision.reason, torch.get_num_threads())
     if device_type == "cpu":
         keep_freed_memory()  # no page faults for every step's activations and gradients (process-wide)
     AcceleratorState._reset_state()  # a second run in the same process may use another precision
-    return Accelerator(cpu=force_cpu(), mixed_precision=precision,
+    return Accelerator(cpu=force_cpu(), mixed_precision=precision.used,
                        log_with=trackers or None, project_dir=str(recipe.resolved_output_dir() / "logs"),
                        step_scheduler_with_optimizer=False, kwargs_handlers=ddp_kwargs(strategy))
 
@@ -91,11 +115,13 @@ def train(recipe: Recipe) -> dict:
     resume_from = find_resume_checkpoint(recipe.resume, output_dir) if recipe.resume else None
     check_output_dir(output_dir, recipe)
     strategy = build_strategy(recipe)
-    accelerator = make_accelerator(recipe, strategy)
+    precision = choose_precision(recipe, resuming=resume_from is not None)
+    accelerator = make_accelerator(recipe, precision, strategy)
     set_seed(recipe.seed)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         write_text(output_dir / "recipe.yaml", recipe_to_yaml(recipe))
+        write_json(output_dir / PRECISION_FILE, precision.as_dict())
         if resume_from is None:
             (output_dir / "history.jsonl").unlink(missing_ok=True)
     task = get_task(recipe.task)
@@ -109,7 +135,7 @@ def train(recipe: Recipe) -> dict:
         trainer.resume(resume_from)
         if accelerator.is_main_process:
             trim_history(output_dir / "history.jsonl", trainer.state.step)
-    metrics = {"train": trainer.fit(run_started)}
+    metrics = {"train": {**trainer.fit(run_started), "precision": precision.as_dict()}}
     metrics["train"].update(augmentation.finish(accelerator, output_dir))  # counts; augmentation_samples.jsonl
     trainer.load_best_model()
     for split in ("validation", "test"):

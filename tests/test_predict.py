@@ -26,7 +26,7 @@ from nlptl.inference.files import predict_file
 from nlptl.inference.predictor import Predictor
 from nlptl.inference.readers import open_source, read_chunks
 from nlptl.inference.workdir import WorkDir
-from nlptl.training.precision import cpu_has_bf16
+from nlptl.precision import DTYPES
 
 MAX_LENGTH = 32  # the tiny run's data.max_length, which prediction takes from its recipe.yaml
 
@@ -111,9 +111,10 @@ def test_predictor_api_and_all_scores(run_dir, table, tmp_path):
     assert (result[["score_neg", "score_pos"]].max(axis=1)).tolist() == pytest.approx(result["score"].tolist())
 
 
-def test_auto_precision_uses_bf16_where_the_cpu_has_it(run_dir, table):
+def test_auto_precision_uses_the_measured_format(run_dir, table):
     auto = Predictor(run_dir, precision="auto", device="cpu")
-    assert auto.dtype == (torch.bfloat16 if cpu_has_bf16() else torch.float32)
+    assert auto.precision_choice.bf16_speedup is not None and "x fp32 here" in auto.precision_choice.reason
+    assert auto.dtype == DTYPES[auto.precision_choice.used]
     exact = Predictor(run_dir, precision="fp32", device="cpu")
     texts = table["text"].tolist()
     same = sum(a == b for a, b in zip(auto.columns(texts)["label"], exact.columns(texts)["label"], strict=True))

@@ -139,3 +139,19 @@ def test_min_steps_trains_more_epochs_on_a_small_training_set(tiny_model_dir, ti
 def test_group_window_below_one_is_a_clear_error(tiny_model_dir, tiny_data_dir, tmp_path):
     with pytest.raises(NlptlError, match="train.group_window=0: use at least 1"):
         nlptl.train(tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "run", group_window=0))
+
+
+def test_auto_precision_is_recorded_and_kept_by_a_resumed_run(tiny_model_dir, tiny_data_dir, tmp_path):
+    out = tmp_path / "run"
+    metrics = nlptl.train(tiny_recipe(tiny_model_dir, tiny_data_dir, out, max_steps=4, eval_every=2,
+                                      mixed_precision="auto"))
+    chosen = metrics["train"]["precision"]
+    assert chosen["requested"] == "auto" and chosen["used"] in ("no", "bf16") and "x fp32 here" in chosen["reason"]
+    assert json.loads((out / "metrics.json").read_text())["train"]["precision"] == chosen
+    other = "no" if chosen["used"] == "bf16" else "bf16"  # as if the interrupted run had measured otherwise
+    (out / "precision.json").write_text(json.dumps({**chosen, "used": other}))
+    shutil.rmtree(out / "checkpoints" / "step-0000004")
+    again = tiny_recipe(tiny_model_dir, tiny_data_dir, out, max_steps=4, eval_every=2, mixed_precision="auto")
+    again.resume = "latest"
+    resumed = nlptl.train(again)["train"]["precision"]
+    assert resumed["used"] == other and resumed["reason"].startswith("as the interrupted run")

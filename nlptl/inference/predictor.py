@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,14 @@ from nlptl.inference.badrows import check_policy, screen
 from nlptl.inference.encode import EncodeSettings, encode_texts
 from nlptl.inference.engine import class_probabilities, pool_windows
 from nlptl.inference.first_token import last_layer_first_token_only
-from nlptl.inference.precision import inference_dtype
 from nlptl.inference.routing import MODEL_CLASSES, SEQUENCE, model_kind, predict_entities
 from nlptl.inference.trained import default_max_length, training_settings
 from nlptl.models import load_config, load_model, load_tokenizer
+from nlptl.precision import DTYPES, LayerShape, inference_precision
 from nlptl.recipe import ModelConfig
 from nlptl.training.distributed import partial_state
+
+logger = logging.getLogger(__name__)
 
 
 class Predictor:
@@ -57,7 +60,10 @@ class Predictor:
         self.settings.check(self.tokenizer)
         self.batch_size = batch_size
         self.device = torch.device(device) if device is not None else partial_state().device
-        self.dtype = inference_dtype(precision, self.device)
+        shape = LayerShape.of(config, batch_size, self.settings.max_length)
+        self.precision_choice = inference_precision(precision, self.device, shape)
+        self.dtype = DTYPES[self.precision_choice.used]
+        logger.info("prediction in %s (%s)", self.precision_choice.used, self.precision_choice.reason)
         if self.device.type == "cpu":
             keep_freed_memory()  # no page faults on every batch (process-wide: the heap stays at its peak)
         self.precision = precision
