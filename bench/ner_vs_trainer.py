@@ -27,7 +27,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from common import SHARED_DATA, median, minilm_path, print_table
+from common import SHARED_DATA, median, minilm_path, print_machine, print_table
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -87,7 +87,7 @@ def hf_trainer(args: argparse.Namespace, seed: int) -> dict:
             output_dir=out, per_device_train_batch_size=BATCH, per_device_eval_batch_size=EVAL_BATCH,
             learning_rate=args.lr, num_train_epochs=args.epochs, warmup_steps=WARMUP, weight_decay=DECAY, seed=seed,
             report_to=[], save_strategy="no", eval_strategy="no", logging_strategy="no",
-            use_cpu=not torch.cuda.is_available(),
+            use_cpu=not torch.cuda.is_available(), bf16=args.hf_bf16,
             train_sampling_strategy="group_by_length" if args.hf_group_by_length else "random",
         )
         trainer = Trainer(model=model, args=training_args, train_dataset=train,
@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--hf-group-by-length", action="store_true",
                         help="Trainer with train_sampling_strategy=group_by_length (nlptl always groups)")
+    parser.add_argument("--hf-bf16", action="store_true", help="Trainer(bf16=True) (default fp32)")
     parser.add_argument("--nlptl-precision", default="no", help="nlptl train.mixed_precision (auto, no, bf16)")
     parser.add_argument("--nlptl-random-batches", action="store_true", help="nlptl without length grouping")
     parser.add_argument("--nlptl-group-window", type=int, default=50, help="nlptl train.group_window")
@@ -136,7 +137,8 @@ def main() -> None:
     args = parser.parse_args()
     sampling = "group_by_length" if args.hf_group_by_length else "random sampling"
     batches = "random" if args.nlptl_random_batches else f"grouped (window {args.nlptl_group_window})"
-    runs = {f"hf Trainer (run_ner), {sampling}, fp32": hf_trainer,
+    print_machine()
+    runs = {f"hf Trainer (run_ner), {sampling}, {'bf16' if args.hf_bf16 else 'fp32'}": hf_trainer,
             f"nlptl, {batches}, {args.nlptl_precision}": nlptl_run}
     if args.only_nlptl:
         runs = dict(list(runs.items())[1:])

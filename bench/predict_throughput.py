@@ -2,7 +2,10 @@
 
 N IMDb test reviews (seeded random sample of ../shared/data/imdb/test.parquet), max length 512, batch 32, a
 classifier fine-tuned on IMDb (MODEL_DIR, e.g. the output dir of recipes/imdb_sentiment.py).
-Peer: `pipeline("text-classification", model=dir, batch_size=32, truncation=True)` over the list of texts.
+Peers: `pipeline("text-classification", model=dir, batch_size=32, truncation=True)` over the list of texts, and
+ONNX Runtime (the model exported to ONNX, all graph optimisations) fed the same length-sorted batches nlptl uses:
+the strongest CPU setting of that peer. (optimum-onnx, the usual way to run ORT, pins transformers < 4.58 and
+so cannot be installed beside transformers 5; the bench exports with torch.onnx and runs onnxruntime itself.)
 nlptl: `predict_file` (what `nlptl predict` runs) from a parquet file to a parquet file, in auto precision (bf16
 where the hardware has it) and in exact fp32. The pipeline runs first, before nlptl's Predictor keeps freed heap
 memory for the process (nlptl.allocator); --peer-kept-memory gives the pipeline that setting too. Model loading
@@ -27,10 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import torch
-from common import SHARED_DATA, print_table
+from common import SHARED_DATA, print_machine, print_table
 from transformers import AutoConfig, AutoTokenizer, pipeline
 
 from nlptl.allocator import keep_freed_memory
@@ -83,6 +87,59 @@ def run_nlptl(model_dir: str, source: Path, out: Path, precision: str, max_lengt
     return pq.read_table(out).column("pred_label").to_pylist(), seconds
 
 
+def export_onnx(model_dir: str, path: Path) -> None:
+    """The classifier as an ONNX graph with dynamic batch and length (TorchScript exporter, fp32)."""
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    example = AutoTokenizer.from_pretrained(model_dir)(["an example", "another example here"], padding=True,
+                                                       return_tensors="pt")
+    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
+    axes = {name: {0: "batch", 1: "length"} for name in names} | {"logits": {0: "batch"}}
+    with torch.inference_mode():
+        torch.onnx.export(model, tuple(example[k] for k in names), str(path), input_names=names,
+                          output_names=["logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
+
+
+def run_ort(model_dir: str, texts: list[str], max_length: int, chunk: int, onnx_path: Path) -> tuple[list[str], float]:
+    """ONNX Runtime (all graph optimisations, this machine's threads) on the same length-sorted batches as nlptl:
+    the strong CPU peer. Timed from tokenization to labels, like nlptl (file reading aside)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    wanted = [i.name for i in session.get_inputs()]
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    id2label = AutoConfig.from_pretrained(model_dir).id2label
+
+    def batch_inputs(rows: list[list[int]], types: list[list[int]] | None) -> dict:
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), tokenizer.pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)], mask[i, :len(r)] = r, 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in wanted:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        return {k: v for k, v in feed.items() if k in wanted}
+
+    warm = tokenizer(texts[:BATCH], truncation=True, max_length=max_length)["input_ids"]
+    session.run(None, batch_inputs(warm, None))  # warm-up, not timed
+    start = time.perf_counter()
+    labels: list[str] = [""] * len(texts)
+    for first in range(0, len(texts), chunk):
+        encoded = tokenizer(texts[first:first + chunk], truncation=True, max_length=max_length)["input_ids"]
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        for b in range(0, len(order), BATCH):
+            rows = order[b:b + BATCH]
+            logits = session.run(["logits"], batch_inputs([encoded[i] for i in rows], None))[0]
+            for i, best in zip(rows, logits.argmax(-1).tolist(), strict=True):
+                labels[first + i] = id2label[best]
+    return labels, time.perf_counter() - start
+
+
 def same(a: list[str], b: list[str]) -> float:
     return 100 * sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
 
@@ -98,20 +155,32 @@ def throughput(args: argparse.Namespace, frame: pd.DataFrame, source: Path, work
     if args.peer_kept_memory:  # otherwise the peer runs first, with glibc's allocator as it comes
         peer += f" (heap kept: {keep_freed_memory()})"
     peer_labels, peer_s = run_pipeline(args.model_dir, texts, args.max_length)
-    rows = [{"run": peer, "reviews_per_s": len(texts) / peer_s,
+    rows = [{"run": peer, "precision": "fp32", "reviews_per_s": len(texts) / peer_s,
              "accuracy": accuracy(peer_labels, gold, names)}]
     labels = {}
-    for precision in ("auto", "fp32"):
+    if not args.skip_ort:
+        export_onnx(args.model_dir, work / "model.onnx")
+        ort_labels, ort_s = run_ort(args.model_dir, texts, args.max_length, args.chunk_size, work / "model.onnx")
+        labels["ort"] = ort_labels
+        rows.append({"run": "ONNX Runtime, sorted batches", "precision": "fp32", "reviews_per_s": len(texts) / ort_s,
+                     "accuracy": accuracy(ort_labels, gold, names),
+                     "same_labels_as_pipeline_%": same(ort_labels, peer_labels)})
+    for precision in ("auto", "fp32", "bf16"):
         predicted, seconds = run_nlptl(args.model_dir, source, work / f"{precision}.parquet", precision,
                                        args.max_length)
         labels[precision] = predicted
-        dtype = Predictor(args.model_dir, precision=precision).dtype if precision == "auto" else torch.float32
-        rows.append({"run": f"nlptl predict, {precision} ({str(dtype).replace('torch.', '')})",
+        choice = Predictor(args.model_dir, precision=precision).precision_choice
+        rows.append({"run": f"nlptl predict, {precision}", "precision": choice.used,
                      "reviews_per_s": len(texts) / seconds, "accuracy": accuracy(predicted, gold, names),
                      "same_labels_as_pipeline_%": same(predicted, peer_labels)})
+        if precision == "auto":
+            print(f"auto: {choice.reason}", flush=True)
     for row in rows:
         row["ratio_vs_pipeline"] = row["reviews_per_s"] / rows[0]["reviews_per_s"]
-    print_table(rows, ["run", "reviews_per_s", "ratio_vs_pipeline", "same_labels_as_pipeline_%", "accuracy"])
+        if "ort" in labels:
+            row["ratio_vs_ort"] = row["reviews_per_s"] / rows[1]["reviews_per_s"]
+    print_table(rows, ["run", "precision", "reviews_per_s", "ratio_vs_pipeline", "ratio_vs_ort",
+                       "same_labels_as_pipeline_%", "accuracy"])
     print(f"auto vs fp32: {same(labels['auto'], labels['fp32']):.2f}% identical labels")
     peer_pad, sorted_pad = padding_shares(args.model_dir, texts, args.max_length, args.chunk_size)
     print(f"padding share of computed tokens: pipeline {100 * peer_pad:.1f}%, nlptl {100 * sorted_pad:.1f}%")
@@ -160,10 +229,12 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=4096, help="nlptl's sort window / chunk")
     parser.add_argument("--peer-kept-memory", action="store_true",
                         help="give the pipeline the heap setting nlptl's Predictor applies on CPU (nlptl.allocator)")
+    parser.add_argument("--skip-ort", action="store_true", help="skip the ONNX Runtime peer (needs onnxruntime, onnx)")
     parser.add_argument("--kill-test", action="store_true", help="run the kill-and-resume test instead")
     parser.add_argument("--kill-chunk-size", type=int, default=None, help="default: samples / 10")
     parser.add_argument("--kill-precision", default="auto", choices=["auto", "fp32", "bf16"])
     args = parser.parse_args()
+    print_machine()
     frame = sample_reviews(args.samples, args.seed)
     args.kill_chunk_size = args.kill_chunk_size or max(1, len(frame) // 10)
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,12 @@ warmup 6%, weight decay 0.01; test = GLUE dev (872). Throughput = training sampl
 nlptl keeps freed heap memory on CPU (nlptl.allocator, process-wide); the bench sets it before the first run, so
 the Trainer runs with it too (the same conditions for every run and round).
 
-    python bench/train_throughput.py [--samples 8000] [--repeats 1]
+Rows: the Trainer with group_by_length in fp32 and in bf16 (the peer's two settings; ratios are to the faster,
+"best peer"), nlptl in fp32, bf16 and auto. Each row names its precision, its achieved GFLOP/s (model FLOPs:
+6 x non-embedding parameters x real tokens, plus attention) and that as a share of the machine's 2048² matmul
+peak in the same precision, printed first with the CPU model and flags.
+
+    python bench/train_throughput.py [--samples 8000] [--repeats 3] [--with-random] [--only nlptl]
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from common import SHARED_DATA, median, minilm_path, print_table
+from common import SHARED_DATA, encoder_flops_per_token, median, minilm_path, print_machine, print_table
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     DataCollatorWithPadding,
@@ -74,34 +80,63 @@ def nlptl_run(samples: int, precision: str) -> dict:
         metrics = nlptl.train(recipe)
         history = [json.loads(line) for line in (Path(out) / "history.jsonl").read_text().splitlines()]
     return {"samples_per_s": history[-1]["samples_per_second"], "test_accuracy": metrics["test"]["accuracy"],
-            "time_to_first_step_s": metrics["train"]["time_to_first_step_s"]}
+            "time_to_first_step_s": metrics["train"]["time_to_first_step_s"],
+            "precision": {"no": "fp32"}.get(used := metrics["train"]["precision"]["used"], used),
+            "precision_reason": metrics["train"]["precision"]["reason"]}
+
+
+def token_stats(samples: int) -> tuple[float, float]:
+    """Mean and mean-square token length of the training rows (the Trainer's subset; nlptl's is as long)."""
+    train = datasets.load_dataset("parquet", data_files=str(SHARED_DATA / "sst2" / "train.parquet"))["train"]
+    texts = list(train.shuffle(seed=42).select(range(samples))["sentence"])
+    lengths = np.array([len(ids) for ids in AutoTokenizer.from_pretrained(minilm_path())(
+        texts, truncation=True, max_length=64)["input_ids"]], dtype=float)
+    return float(lengths.mean()), float((lengths**2).mean())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=8000)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--skip-random", action="store_true", help="skip the Trainer run with random sampling")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds; the table shows medians")
+    parser.add_argument("--with-random", action="store_true", help="add the Trainer with random sampling")
+    parser.add_argument("--only", default="", help="comma-separated row-name substrings to run (e.g. nlptl)")
     args = parser.parse_args()
+    peaks = print_machine()
     runs = {
-        "hf Trainer, group_by_length, fp32": lambda: hf_trainer(args.samples, True, False),
-        "nlptl fp32": lambda: nlptl_run(args.samples, "no"),
-        "nlptl auto precision": lambda: nlptl_run(args.samples, "auto"),
+        "hf Trainer, group_by_length, fp32": (lambda: hf_trainer(args.samples, True, False), "fp32", True),
+        "hf Trainer, group_by_length, bf16": (lambda: hf_trainer(args.samples, True, True), "bf16", True),
+        "nlptl fp32": (lambda: nlptl_run(args.samples, "no"), "fp32", False),
+        "nlptl bf16": (lambda: nlptl_run(args.samples, "bf16"), "bf16", False),
+        "nlptl auto": (lambda: nlptl_run(args.samples, "auto"), None, False),
     }
-    if not args.skip_random:
-        runs["hf Trainer, random sampling, fp32"] = lambda: hf_trainer(args.samples, False, False)
+    if args.with_random:
+        runs["hf Trainer, random sampling, fp32"] = (lambda: hf_trainer(args.samples, False, False), "fp32", True)
+    if args.only:
+        runs = {k: v for k, v in runs.items() if any(part in k for part in args.only.split(","))}
     print(f"freed heap memory kept for every run (nlptl.allocator): {keep_freed_memory()}", flush=True)
     results: dict[str, list[dict]] = {name: [] for name in runs}
     for round_ in range(args.repeats):  # rounds interleave the runs, so drifting machine load hits all alike
-        for name, fn in runs.items():
+        for name, (fn, _, _) in runs.items():
             results[name].append(fn())
             print(round_, name, results[name][-1], flush=True)
-    rows = [{"run": name, "samples_per_s": median([r["samples_per_s"] for r in found]),
-             "test_accuracy": median([r["test_accuracy"] for r in found])} for name, found in results.items()]
-    peer = rows[0]["samples_per_s"]
+    mean_len, mean_sq = token_stats(args.samples)
+    flops = encoder_flops_per_token(AutoConfig.from_pretrained(minilm_path()), mean_len, mean_sq, training=True)
+    rows = []
+    for name, found in results.items():
+        used = runs[name][1] or found[-1].get("precision", "?")
+        speed = median([r["samples_per_s"] for r in found])
+        achieved = speed * mean_len * flops / 1e9
+        rows.append({"run": name, "precision": used, "samples_per_s": speed,
+                     "test_accuracy": median([r["test_accuracy"] for r in found]), "GFLOP/s": achieved,
+                     "of_matmul_peak": achieved / peaks.get(used, peaks["fp32"])})
+    peers = [row for row, (_, _, is_peer) in zip(rows, runs.values(), strict=True) if is_peer]
+    best = max(peers, key=lambda row: row["samples_per_s"]) if peers else None
     for row in rows:
-        row["ratio_vs_hf_grouped"] = row["samples_per_s"] / peer
-    print_table(rows, ["run", "samples_per_s", "ratio_vs_hf_grouped", "test_accuracy"])
+        row["ratio_vs_best_peer"] = row["samples_per_s"] / best["samples_per_s"] if best else None
+    print(f"SST-2 {args.samples} rows, len 64 (mean {mean_len:.1f} real tokens), batch 32, 1 epoch; medians of "
+          f"{args.repeats} round(s); best peer: {best['run'] if best else 'none run'}")
+    print_table(rows, ["run", "precision", "samples_per_s", "ratio_vs_best_peer", "test_accuracy", "GFLOP/s",
+                       "of_matmul_peak"])
 
 
 if __name__ == "__main__":

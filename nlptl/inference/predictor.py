@@ -19,10 +19,10 @@ import torch
 from nlptl import mirrors
 from nlptl.allocator import keep_freed_memory
 from nlptl.errors import NlptlError
+from nlptl.first_token import last_layer_first_token_only
 from nlptl.inference.badrows import check_policy, screen
 from nlptl.inference.encode import EncodeSettings, encode_texts
 from nlptl.inference.engine import class_probabilities, pool_windows
-from nlptl.inference.first_token import last_layer_first_token_only
 from nlptl.inference.routing import MODEL_CLASSES, SEQUENCE, model_kind, predict_entities
 from nlptl.inference.trained import default_max_length, training_settings
 from nlptl.models import load_config, load_model, load_tokenizer
@@ -70,7 +70,7 @@ class Predictor:
         self.model = load_model(MODEL_CLASSES[self.kind], cfg, recipe_mirrors)
         self.model.to(device=self.device, dtype=self.dtype).eval()
         if self.kind == SEQUENCE:
-            last_layer_first_token_only(self.model)  # inference only: the head reads the first token
+            last_layer_first_token_only(self.model)  # the head reads the first token only
         self.labels = [str(self.model.config.id2label[i]) for i in range(self.model.config.num_labels)]
 
     def describe(self) -> dict[str, Any]:

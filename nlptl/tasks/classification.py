@@ -21,6 +21,7 @@ from nlptl.data.truncation import encode_single
 from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_confusion_matrix
+from nlptl.first_token import last_layer_first_token_only
 from nlptl.models import load_labelled_model
 from nlptl.recipe import Recipe
 
@@ -98,7 +99,12 @@ class SequenceClassificationTask:
         return TextRows(augmenter, recipe.data.text_column, self.label_names)
 
     def build_model(self, recipe: Recipe) -> PreTrainedModel:
-        return load_labelled_model(AutoModelForSequenceClassification, recipe.model, recipe.mirrors, self.label_names)
+        """The labelled model; its last layer computes only the first token's path, the one the head reads
+        (same logits and gradients, about a seventh less work for a 6-layer encoder: nlptl.first_token)."""
+        model = load_labelled_model(AutoModelForSequenceClassification, recipe.model, recipe.mirrors,
+                                    self.label_names)
+        last_layer_first_token_only(model)
+        return model
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> PadCollator:
         return PadCollator(tokenizer)

@@ -28,6 +28,7 @@ from nlptl.io import append_jsonl
 from nlptl.recipe import Recipe
 from nlptl.tasks.base import Task
 from nlptl.training.checkpoints import LoopState, checkpoint_dir, rotate
+from nlptl.training.clipping import clip_gradients
 from nlptl.training.optim import build_optimizer, build_scheduler
 from nlptl.training.strategies import FullFineTuning, Strategy, parameter_counts
 
@@ -166,7 +167,7 @@ class Trainer:
                 acc.backward(loss_sum * scale)
             local_loss += loss_sum.detach().float().item()
         if self.cfg.max_grad_norm:
-            acc.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
+            clip_gradients(acc, self.model, self.cfg.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)

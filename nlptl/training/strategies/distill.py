@@ -17,6 +17,7 @@ import transformers
 from accelerate.state import AcceleratorState
 
 from nlptl.errors import NlptlError
+from nlptl.first_token import last_layer_first_token_only
 from nlptl.models import load_model
 from nlptl.recipe import Recipe
 from nlptl.tasks.base import Task
@@ -83,6 +84,8 @@ class Distillation(FullFineTuning):
         self.teacher = teacher.eval().requires_grad_(False)
         if self.options.student_layers is not None:
             model = cut_student(teacher, self.options.student_layers)
+        for net in (self.teacher, model):
+            last_layer_first_token_only(net)  # a first-token head: the last layer computes only that token
         return model
 
     def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task) -> torch.Tensor:

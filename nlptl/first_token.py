@@ -4,10 +4,14 @@ BERT-style classification heads (BERT's pooler, RoBERTa's and ELECTRA's heads) r
 the first token only. In the last layer every other position still needs its keys and values (the first token
 attends to them), but not its query, attention output or feed-forward block. Computing just the first token's
 path there is the same arithmetic on fewer rows: for a 6-layer encoder about a seventh of the linear-layer work
-goes, for 12 layers about a fourteenth. The logits are the same up to float rounding.
+goes, for 12 layers about a fourteenth. The logits are the same up to float rounding, and so are the gradients:
+the positions skipped feed nothing the loss reads.
 
-Applied at inference only, to models whose layers have the BERT layout (attention.self.query/key/value,
-attention.output, intermediate, output) and whose head reads the first token; anything else is left as it is.
+Used in prediction and in classification training alike (in training the attention dropout and the dropout of
+the output blocks apply as in the full layer). The last layer's `forward` is replaced on the instance, so its
+parameters, state dict and `save_pretrained` output are those of the unchanged model. Applied to models whose
+layers have the BERT layout (attention.self.query/key/value, attention.output, intermediate, output) and whose
+head reads the first token; anything else is left as it is.
 """
 
 from __future__ import annotations
@@ -18,15 +22,14 @@ from torch import nn
 FIRST_TOKEN_HEADS = {"bert", "roberta", "xlm-roberta", "electra", "camembert"}
 
 
-class FirstTokenLayer(nn.Module):
-    """Wraps a BERT-layout layer; returns the hidden state of position 0 only, shape (batch, 1, hidden)."""
+class FirstTokenForward:
+    """A BERT-layout layer's forward that returns the hidden state of position 0 only, shape (batch, 1, hidden)."""
 
     def __init__(self, layer: nn.Module) -> None:
-        super().__init__()
         self.layer = layer
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, *args,
-                **kwargs) -> torch.Tensor:
+    def __call__(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, *args,
+                 **kwargs) -> torch.Tensor:
         attention = self.layer.attention
         heads = attention.self.num_attention_heads
         batch = hidden_states.shape[0]
@@ -42,7 +45,8 @@ class FirstTokenLayer(nn.Module):
             mask = mask[:, :, :1, :]
         if mask is not None and mask.dtype != torch.bool:
             mask = mask.to(query.dtype)  # additive float mask
-        context = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask,
+        dropout = attention.self.dropout.p if self.layer.training else 0.0
+        context = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout,
                                                              scale=attention.self.scaling)
         context = context.transpose(1, 2).reshape(batch, 1, -1)
         attended = attention.output(context, first)
@@ -57,9 +61,13 @@ def has_bert_layout(layer: nn.Module) -> bool:
             and hasattr(attention, "output") and not getattr(layer, "add_cross_attention", False))
 
 
+def first_token_only(layer: nn.Module) -> bool:
+    return isinstance(layer.__dict__.get("forward"), FirstTokenForward)
+
+
 def last_layer_first_token_only(model: nn.Module) -> bool:
-    """Swap the last encoder layer of a first-token sequence classifier for its first-token-only path.
-    Returns whether it applied (in place; for inference only: the swapped model cannot be saved as it was)."""
+    """Give the last encoder layer of a first-token sequence classifier its first-token-only forward.
+    Returns whether it applied (in place; the parameters and what `save_pretrained` writes do not change)."""
     if (not type(model).__name__.endswith("ForSequenceClassification")
             or getattr(model.config, "model_type", None) not in FIRST_TOKEN_HEADS):
         return False
@@ -67,5 +75,6 @@ def last_layer_first_token_only(model: nn.Module) -> bool:
     layers = getattr(encoder, "layer", None)
     if not isinstance(layers, nn.ModuleList) or not layers or not has_bert_layout(layers[-1]):
         return False
-    layers[-1] = FirstTokenLayer(layers[-1])
+    if not first_token_only(layers[-1]):
+        layers[-1].forward = FirstTokenForward(layers[-1])
     return True
