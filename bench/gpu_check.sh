@@ -39,7 +39,7 @@ step() {  # step SECONDS TITLE COMMAND...: run one check with a time limit, neve
 step 120 "SST-2 training, bf16: Trainer vs nlptl (MFU = share of the measured bf16 matmul peak)" \
   python3 bench/train_throughput.py --samples 8000 --only "bf16,auto"
 step 120 "CoNLL-2003 training, bf16: Trainer (group_by_length) vs nlptl" \
-  python3 bench/ner_vs_trainer.py --samples 4000 --epochs 1 --lr 1e-4 --hf-group-by-length --hf-bf16 \
+  python3 bench/ner_vs_trainer.py --samples 4000 --epochs 1 --lr 1e-4 --hf-group-by-length --hf-precisions bf16 \
     --nlptl-precision bf16
 step 120 "IMDb classifier for the prediction check (4,000 reviews, 1 epoch, bf16)" \
   env NLPTL_MIRRORS="stanfordnlp/imdb=${NLPTL_SHARED_DATA:-../shared/data}/imdb" python3 recipes/imdb_sentiment.py \

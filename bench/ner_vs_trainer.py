@@ -13,11 +13,13 @@ With --seeds K, both sides run seeds 42..42+K-1 (the seed picks the sentences, t
 order, on both sides alike); mean ± std over the seeds is printed.
 
     python bench/ner_vs_trainer.py [--samples 14041] [--epochs 1] [--lr 5e-5] [--seeds 1] [--hf-group-by-length]
+        [--hf-precisions fp32,bf16] [--nlptl-precision auto]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import tempfile
@@ -67,7 +69,7 @@ def word_level_f1(logits: np.ndarray, label_ids: np.ndarray) -> float:
     return load_metric("seqeval_ner").compute(predictions=predicted, references=gold)["f1"]
 
 
-def hf_trainer(args: argparse.Namespace, seed: int) -> dict:
+def hf_trainer(args: argparse.Namespace, seed: int, bf16: bool = False) -> dict:
     files = {s: str(SHARED_DATA / "conll2003" / f"{s}.parquet") for s in ("train", "test")}
     raw = datasets.load_dataset("parquet", data_files=files)
     train = raw["train"].shuffle(seed=seed).select(range(min(args.samples, len(raw["train"]))))
@@ -87,7 +89,7 @@ def hf_trainer(args: argparse.Namespace, seed: int) -> dict:
             output_dir=out, per_device_train_batch_size=BATCH, per_device_eval_batch_size=EVAL_BATCH,
             learning_rate=args.lr, num_train_epochs=args.epochs, warmup_steps=WARMUP, weight_decay=DECAY, seed=seed,
             report_to=[], save_strategy="no", eval_strategy="no", logging_strategy="no",
-            use_cpu=not torch.cuda.is_available(), bf16=args.hf_bf16,
+            use_cpu=not torch.cuda.is_available(), bf16=bf16,
             train_sampling_strategy="group_by_length" if args.hf_group_by_length else "random",
         )
         trainer = Trainer(model=model, args=training_args, train_dataset=train,
@@ -128,7 +130,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--hf-group-by-length", action="store_true",
                         help="Trainer with train_sampling_strategy=group_by_length (nlptl always groups)")
-    parser.add_argument("--hf-bf16", action="store_true", help="Trainer(bf16=True) (default fp32)")
+    parser.add_argument("--hf-precisions", default="fp32",
+                        help="the Trainer's settings to run, e.g. fp32,bf16 (ratios are to the faster)")
     parser.add_argument("--nlptl-precision", default="no", help="nlptl train.mixed_precision (auto, no, bf16)")
     parser.add_argument("--nlptl-random-batches", action="store_true", help="nlptl without length grouping")
     parser.add_argument("--nlptl-group-window", type=int, default=50, help="nlptl train.group_window")
@@ -138,10 +141,9 @@ def main() -> None:
     sampling = "group_by_length" if args.hf_group_by_length else "random sampling"
     batches = "random" if args.nlptl_random_batches else f"grouped (window {args.nlptl_group_window})"
     print_machine()
-    runs = {f"hf Trainer (run_ner), {sampling}, {'bf16' if args.hf_bf16 else 'fp32'}": hf_trainer,
-            f"nlptl, {batches}, {args.nlptl_precision}": nlptl_run}
-    if args.only_nlptl:
-        runs = dict(list(runs.items())[1:])
+    peers = {f"hf Trainer (run_ner), {sampling}, {p}": functools.partial(hf_trainer, bf16=p == "bf16")
+             for p in args.hf_precisions.split(",")}
+    runs = {**({} if args.only_nlptl else peers), f"nlptl, {batches}, {args.nlptl_precision}": nlptl_run}
     rows = []
     for seed in range(42, 42 + args.seeds):  # sides alternate, so drift in machine speed hits both alike
         for name, run in runs.items():
@@ -157,10 +159,12 @@ def main() -> None:
         summary.append({"run": name, "samples_per_s": median([row["samples_per_s"] for row in mine]),
                         "test_f1_mean": statistics.mean(f1), "test_f1_std": spread,
                         "test_f1_argmax_mean": statistics.mean(argmax) if argmax else None})
+    best = max((row for row in summary if row["run"] in peers), key=lambda row: row["samples_per_s"], default=None)
     for row in summary:
-        row["ratio_vs_hf"] = row["samples_per_s"] / summary[0]["samples_per_s"]
-    print(f"over {args.seeds} seed(s); samples/s = median")
-    print_table(summary, ["run", "samples_per_s", "ratio_vs_hf", "test_f1_mean", "test_f1_std", "test_f1_argmax_mean"])
+        row["ratio_vs_best_hf"] = row["samples_per_s"] / best["samples_per_s"] if best else None
+    print(f"over {args.seeds} seed(s); samples/s = median; best peer: {best['run'] if best else 'none run'}")
+    print_table(summary, ["run", "samples_per_s", "ratio_vs_best_hf", "test_f1_mean", "test_f1_std",
+                          "test_f1_argmax_mean"])
 
 
 if __name__ == "__main__":
