@@ -5,15 +5,15 @@
   replacement, for (tokens, IOB2 tags).
 - ``wordnet``: offline WordNet 3.0 through NLTK (``pip install 'nlptl[augment]'``).
 
-Contextual substitution with a masked LM lives in ``nlptl.augment.contextual`` and is imported
+Contextual substitution with a masked LM lives in ``nlptl.augment.text.contextual`` and is imported
 only when configured, so this package never imports torch or transformers by itself.
 """
 
 from nlptl.augment.config import KNOWN_OPS, AugmentConfig
-from nlptl.augment.eda import TEXT_OPS, AugmentedExample, Augmenter, flip_label_with_antonym
-from nlptl.augment.engine import AugmentStats
-from nlptl.augment.ner import NER_OPS, AugmentedTokens, MentionBank, NerAugmenter, replace_mentions
-from nlptl.augment.ops import (
+from nlptl.augment.text.eda import TEXT_OPS, AugmentedExample, Augmenter, flip_label_with_antonym
+from nlptl.augment.text.engine import AugmentStats
+from nlptl.augment.text.ner import NER_OPS, AugmentedTokens, MentionBank, NerAugmenter, replace_mentions
+from nlptl.augment.text.ops import (
     ANTONYM_REPLACEMENT,
     CONTEXTUAL_SUBSTITUTION,
     EDA_OPS,
@@ -24,8 +24,8 @@ from nlptl.augment.ops import (
     SYNONYM_REPLACEMENT,
     Token,
 )
-from nlptl.augment.stopwords import ENGLISH_STOP_WORDS
-from nlptl.augment.wordnet import WordNetLexicon, antonyms, load_wordnet, synonyms
+from nlptl.augment.text.stopwords import ENGLISH_STOP_WORDS
+from nlptl.augment.text.wordnet import WordNetLexicon, antonyms, load_wordnet, synonyms
 
 __all__ = [
     "ANTONYM_REPLACEMENT",

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from nlptl.augment.ops import (
+from nlptl.augment.text.ops import (
     ANTONYM_REPLACEMENT,
     CONTEXTUAL_SUBSTITUTION,
     EDA_OPS,
     MENTION_REPLACEMENT,
 )
-from nlptl.augment.stopwords import ENGLISH_STOP_WORDS
+from nlptl.augment.text.stopwords import ENGLISH_STOP_WORDS
 from nlptl.errors import NlptlError
 
 KNOWN_OPS = (*EDA_OPS, ANTONYM_REPLACEMENT, CONTEXTUAL_SUBSTITUTION, MENTION_REPLACEMENT)

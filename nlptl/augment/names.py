@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nlptl.augment.config import KNOWN_OPS
-from nlptl.augment.ops import (
+from nlptl.augment.text.ops import (
     ANTONYM_REPLACEMENT,
     CONTEXTUAL_SUBSTITUTION,
     MENTION_REPLACEMENT,

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import torch
 
 from nlptl.augment import AugmentStats
-from nlptl.augment.engine import example_rng
+from nlptl.augment.text.engine import example_rng
 from nlptl.data.augment_log import SampleRecorder
 from nlptl.data.augment_rows import RowAugmenter
 

@@ -26,7 +26,7 @@ from transformers import (
 )
 
 from nlptl import models
-from nlptl.augment.engine import example_rng
+from nlptl.augment.text.engine import example_rng
 from nlptl.data.collate import PadCollator
 from nlptl.data.truncation import encode_single
 from nlptl.errors import NlptlError

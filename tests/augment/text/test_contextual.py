@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from nlptl.augment import CONTEXTUAL_SUBSTITUTION, AugmentConfig, Augmenter, NerAugmenter, Token
-from nlptl.augment.contextual import MaskedLmSubstituter
-from nlptl.augment.stopwords import ENGLISH_STOP_WORDS
+from nlptl.augment.text.contextual import MaskedLmSubstituter
+from nlptl.augment.text.stopwords import ENGLISH_STOP_WORDS
 from nlptl.errors import NlptlError
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

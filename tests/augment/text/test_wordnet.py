@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nlptl.augment.pos import resolve_pos_tagger, wordnet_pos
-from nlptl.augment.wordnet import (
+from nlptl.augment.text.pos import resolve_pos_tagger, wordnet_pos
+from nlptl.augment.text.wordnet import (
     REQUIRED_FILES,
     WordNetLexicon,
     bundled_wordnet_dir,
@@ -96,7 +96,7 @@ def test_antonyms(lexicon: WordNetLexicon) -> None:
 
 
 def test_pos_tagger_is_optional_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("nlptl.augment.pos.find_pos_tagger", lambda: None)
+    monkeypatch.setattr("nlptl.augment.text.pos.find_pos_tagger", lambda: None)
     assert resolve_pos_tagger(None) is None
     assert resolve_pos_tagger(False) is None
     with pytest.raises(NlptlError, match="averaged_perceptron_tagger_eng"):

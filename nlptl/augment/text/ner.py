@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from nlptl.augment.config import AugmentConfig
-from nlptl.augment.engine import AugmentStats, OperationRunner, Substituter, example_rng, op_schedule
-from nlptl.augment.iob import entity_spans, mention_tags, validate_iob2
-from nlptl.augment.ops import (
+from nlptl.augment.text.engine import AugmentStats, OperationRunner, Substituter, example_rng, op_schedule
+from nlptl.augment.text.iob import entity_spans, mention_tags, validate_iob2
+from nlptl.augment.text.ops import (
     CONTEXTUAL_SUBSTITUTION,
     EDA_OPS,
     MENTION_REPLACEMENT,
@@ -23,7 +23,7 @@ from nlptl.augment.ops import (
     changes_for,
     tokens_from_words,
 )
-from nlptl.augment.pos import PosTagger
+from nlptl.augment.text.pos import PosTagger
 from nlptl.errors import NlptlError
 
 #: Operations that keep token tags correct (no label flipping: it has no meaning for tags).

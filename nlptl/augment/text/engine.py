@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from nlptl.augment.config import AugmentConfig
-from nlptl.augment.ops import (
+from nlptl.augment.text.ops import (
     ANTONYM_REPLACEMENT,
     CONTEXTUAL_SUBSTITUTION,
     LEXICON_OPS,
@@ -27,7 +27,7 @@ from nlptl.augment.ops import (
     random_swap,
     synonym_replacement,
 )
-from nlptl.augment.pos import PosTagger, resolve_pos_tagger
+from nlptl.augment.text.pos import PosTagger, resolve_pos_tagger
 from nlptl.errors import NlptlError
 
 
@@ -122,7 +122,7 @@ def _default_lexicon_if_needed(config: AugmentConfig) -> Lexicon | None:
 
 
 def _default_lexicon() -> Lexicon:
-    from nlptl.augment.wordnet import default_lexicon
+    from nlptl.augment.text.wordnet import default_lexicon
 
     return default_lexicon()
 
@@ -134,6 +134,6 @@ def _tagger_if_needed(config: AugmentConfig) -> PosTagger | None:
 def _substituter_if_needed(config: AugmentConfig) -> Substituter | None:
     if CONTEXTUAL_SUBSTITUTION not in config.ops or config.mlm_model_dir is None:
         return None
-    from nlptl.augment.contextual import MaskedLmSubstituter
+    from nlptl.augment.text.contextual import MaskedLmSubstituter
 
     return MaskedLmSubstituter(config.mlm_model_dir, top_k=config.mlm_top_k)

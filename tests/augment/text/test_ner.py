@@ -13,8 +13,8 @@ from nlptl.augment import (
     MentionBank,
     NerAugmenter,
 )
-from nlptl.augment.iob import entity_spans, mention_tags, validate_iob2
-from nlptl.augment.wordnet import WordNetLexicon, default_lexicon
+from nlptl.augment.text.iob import entity_spans, mention_tags, validate_iob2
+from nlptl.augment.text.wordnet import WordNetLexicon, default_lexicon
 from nlptl.errors import NlptlError
 
 SETTINGS = settings(max_examples=50, deadline=None)

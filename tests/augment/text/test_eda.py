@@ -20,9 +20,9 @@ from nlptl.augment import (
     Token,
     flip_label_with_antonym,
 )
-from nlptl.augment.ops import changes_for, random_deletion, random_insertion, random_swap, synonym_replacement
-from nlptl.augment.wordnet import WordNetLexicon, default_lexicon
-from nlptl.augment.words import is_replaceable, match_case
+from nlptl.augment.text.ops import changes_for, random_deletion, random_insertion, random_swap, synonym_replacement
+from nlptl.augment.text.wordnet import WordNetLexicon, default_lexicon
+from nlptl.augment.text.words import is_replaceable, match_case
 from nlptl.errors import NlptlError
 
 SETTINGS = settings(max_examples=50, deadline=None)

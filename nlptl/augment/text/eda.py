@@ -6,22 +6,20 @@ tokens, so "good!" can still become "great!") and joined back with its detokeniz
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from nlptl.augment.config import AugmentConfig
-from nlptl.augment.engine import AugmentStats, OperationRunner, Substituter, example_rng, op_schedule
-from nlptl.augment.ops import (
+from nlptl.augment.text.engine import AugmentStats, OperationRunner, Substituter, example_rng, op_schedule
+from nlptl.augment.text.nltk_adapter import treebank
+from nlptl.augment.text.ops import (
     ANTONYM_REPLACEMENT,
     CONTEXTUAL_SUBSTITUTION,
     EDA_OPS,
     Lexicon,
     tokens_from_words,
 )
-from nlptl.augment.pos import PosTagger
-from nlptl.augment.wordnet import INSTALL_HINT
-from nlptl.errors import NlptlError
+from nlptl.augment.text.pos import PosTagger
 
 #: Operations that make sense for a whole-text label.
 TEXT_OPS = (*EDA_OPS, ANTONYM_REPLACEMENT, CONTEXTUAL_SUBSTITUTION)
@@ -56,7 +54,7 @@ class Augmenter:
         self.config.require_ops_within(TEXT_OPS, "text classification")
         self._runner = OperationRunner(self.config, lexicon, pos_tagger, substituter)
         if tokenize is None or detokenize is None:
-            default_tokenize, default_detokenize = _treebank()
+            default_tokenize, default_detokenize = treebank()
             tokenize, detokenize = tokenize or default_tokenize, detokenize or default_detokenize
         self._tokenize = tokenize
         self._detokenize = detokenize
@@ -125,35 +123,3 @@ def flip_label_with_antonym(
     )
     copies = Augmenter(config, lexicon=lexicon).augment(text, label)
     return (copies[0].text, copies[0].label) if copies else None
-
-
-def _treebank() -> tuple[Callable[[str], list[str]], Callable[[Sequence[str]], str]]:
-    try:
-        from nltk.tokenize import NLTKWordTokenizer
-        from nltk.tokenize.treebank import TreebankWordDetokenizer
-    except ImportError as error:
-        raise NlptlError(f"Text augmentation needs NLTK: {INSTALL_HINT}.") from error
-    tokenizer, detokenizer = _stdlib_patterns(NLTKWordTokenizer()), _stdlib_patterns(TreebankWordDetokenizer())
-    return tokenizer.tokenize, lambda words: detokenizer.detokenize(list(words))
-
-
-_RE_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE
-
-
-def _stdlib_patterns(treebank: object) -> object:
-    """The Treebank rules compiled with `re`, as NLTK did before 3.10: NLTK now runs every regex through a
-    timeout wrapper (a guard for caller-supplied patterns), which made these fixed rules 2-3x slower; the
-    output is the same (checked on SST-2 and IMDb texts)."""
-
-    def compiled(value: object) -> object:
-        if isinstance(value, list | tuple):
-            return type(value)(compiled(item) for item in value)
-        pattern, flags = getattr(value, "pattern", None), getattr(value, "flags", None)
-        if isinstance(pattern, str) and isinstance(flags, int) and not isinstance(value, re.Pattern):
-            return re.compile(pattern, flags & _RE_FLAGS)
-        return value
-
-    for name in dir(type(treebank)):
-        if name.isupper():  # STARTING_QUOTES, PUNCTUATION, CONTRACTIONS2, ...
-            setattr(treebank, name, compiled(getattr(treebank, name)))
-    return treebank
