@@ -6,10 +6,10 @@ tokens, so "good!" can still become "great!") and joined back with its detokeniz
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
-from nlptl.augment.config import AugmentConfig
+from nlptl.augment.settings import ops_for
 from nlptl.augment.text.engine import AugmentStats, OperationRunner, Substituter, example_rng, op_schedule
 from nlptl.augment.text.nltk_adapter import treebank
 from nlptl.augment.text.ops import (
@@ -20,6 +20,9 @@ from nlptl.augment.text.ops import (
     tokens_from_words,
 )
 from nlptl.augment.text.pos import PosTagger
+
+if TYPE_CHECKING:
+    from nlptl.recipe import AugmentSettings
 
 #: Operations that make sense for a whole-text label.
 TEXT_OPS = (*EDA_OPS, ANTONYM_REPLACEMENT, CONTEXTUAL_SUBSTITUTION)
@@ -34,25 +37,30 @@ class AugmentedExample(NamedTuple):
 
 
 class Augmenter:
-    """Makes up to ``config.copies_per_example`` new examples per (text, label), reproducibly per seed.
+    """Makes up to ``settings.copies`` new examples per (text, label), reproducibly per seed.
 
-    ``lexicon``, ``pos_tagger`` and ``substituter`` default to what the config asks for (WordNet,
-    NLTK's tagger when installed, a masked LM from ``mlm_model_dir``); pass your own to override.
+    ``antonym_label_map`` replaces ``settings.antonym_label_map`` when the labels this augmenter sees are not the
+    names the recipe uses (a task passes label ids). ``lexicon``, ``pos_tagger`` and ``substituter`` default to
+    what the operations need (WordNet, NLTK's tagger when installed, a masked LM from ``mlm_model_dir``); pass your
+    own to override.
     """
 
     def __init__(
         self,
-        config: AugmentConfig | None = None,
+        settings: AugmentSettings,
         *,
+        antonym_label_map: Mapping[Hashable, Hashable] | None = None,
         lexicon: Lexicon | None = None,
         pos_tagger: PosTagger | None = None,
         substituter: Substituter | None = None,
         tokenize: Callable[[str], list[str]] | None = None,
         detokenize: Callable[[Sequence[str]], str] | None = None,
     ) -> None:
-        self.config = config or AugmentConfig()
-        self.config.require_ops_within(TEXT_OPS, "text classification")
-        self._runner = OperationRunner(self.config, lexicon, pos_tagger, substituter)
+        self.ops = ops_for(settings, TEXT_OPS, "text classification")
+        self.copies, self.seed = settings.copies, 0 if settings.seed is None else settings.seed
+        self.label_map = dict(settings.antonym_label_map if antonym_label_map is None else antonym_label_map)
+        self._runner = OperationRunner(self.ops, settings.alpha, settings.mlm_model_dir, lexicon, pos_tagger,
+                                       substituter)
         if tokenize is None or detokenize is None:
             default_tokenize, default_detokenize = treebank()
             tokenize, detokenize = tokenize or default_tokenize, detokenize or default_detokenize
@@ -60,66 +68,40 @@ class Augmenter:
         self._detokenize = detokenize
 
     def augment(
-        self, text: str, label: Hashable, stats: AugmentStats | None = None, *, seed: int | str | None = None
+        self,
+        text: str,
+        label: Hashable,
+        stats: AugmentStats | None = None,
+        *,
+        seed: int | str | None = None,
+        copies: int | None = None,
     ) -> list[AugmentedExample]:
         """New examples made from one (text, label); copies identical to the input are dropped.
 
-        Counts go into ``stats`` when given, so a caller can report what each operation did.
-        ``seed`` replaces the config's for this call: on-the-fly augmentation seeds by (seed, epoch, example).
+        Counts go into ``stats`` when given, so a caller can report what each operation did. ``seed`` and
+        ``copies`` replace the settings' for this call: on the fly, one copy seeded by (seed, epoch, example).
         """
         stats = stats if stats is not None else AugmentStats()
         words = self._tokenize(text)
         tokens = tokens_from_words(words)
-        rng = example_rng(self.config.seed if seed is None else seed, text, label)
-        schedule = op_schedule(self.config.ops, self.config.copies_per_example, rng)
+        rng = example_rng(self.seed if seed is None else seed, text, label)
+        schedule = op_schedule(self.ops, self.copies if copies is None else copies, rng)
         if not tokens:
             stats.skipped.update(schedule)
             return []
         pos_tags = self._runner.pos_tags(tokens)
-        copies = []
+        made = []
         for op in schedule:
             new_label = label
             if op == ANTONYM_REPLACEMENT:
-                label_map = self.config.antonym_label_map or {}
-                if label not in label_map:
+                if label not in self.label_map:
                     stats.skipped[op] += 1
                     continue
-                new_label = label_map[label]
+                new_label = self.label_map[label]
             new_words = [token.text for token in self._runner.apply(op, tokens, rng, pos_tags)]
             if new_words == words:
                 stats.unchanged[op] += 1
                 continue
             stats.produced[op] += 1
-            copies.append(AugmentedExample(self._detokenize(new_words), new_label, op))
-        return copies
-
-    def augment_all(
-        self, texts: Iterable[str], labels: Iterable[Hashable]
-    ) -> tuple[list[AugmentedExample], AugmentStats]:
-        """Augment a whole dataset: the new examples (originals not included) and per-operation counts."""
-        stats = AugmentStats()
-        examples = [
-            copy
-            for text, label in zip(texts, labels, strict=True)
-            for copy in self.augment(text, label, stats)
-        ]
-        return examples, stats
-
-
-def flip_label_with_antonym(
-    text: str,
-    label: Hashable,
-    antonym_label_map: Mapping[Hashable, Hashable] | None,
-    seed: int = 0,
-    lexicon: Lexicon | None = None,
-) -> tuple[str, Hashable] | None:
-    """One antonym swap and the label it implies: ("a good film", "pos") -> ("a bad film", "neg").
-
-    Refused (NlptlError) without a label map, since a text whose meaning flipped under an unchanged
-    label is a wrong training example. None when no word has an antonym or the label is unmapped.
-    """
-    config = AugmentConfig(
-        ops=(ANTONYM_REPLACEMENT,), copies_per_example=1, seed=seed, antonym_label_map=antonym_label_map
-    )
-    copies = Augmenter(config, lexicon=lexicon).augment(text, label)
-    return (copies[0].text, copies[0].label) if copies else None
+            made.append(AugmentedExample(self._detokenize(new_words), new_label, op))
+        return made
