@@ -16,7 +16,7 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 
 from nlptl.allocator import keep_freed_memory
-from nlptl.data.augmentation import Augmentation
+from nlptl.augment.stage import AugmentStage
 from nlptl.data.pipeline import build_datasets
 from nlptl.errors import NlptlError
 from nlptl.io import atomic_dir_contents, write_json, write_text
@@ -126,17 +126,16 @@ def train(recipe: Recipe) -> dict:
             (output_dir / "history.jsonl").unlink(missing_ok=True)
     task = get_task(recipe.task)
     tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
-    augmentation = Augmentation(recipe, task)  # checks recipe.augment before any data is read
+    augmentation = AugmentStage(recipe, task, accelerator)  # checks recipe.augment before any data is read
     splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first, augmentation)
     trainer = Trainer(recipe, task, tokenizer, splits, accelerator, strategy, augmentation.train_collator)
-    augmentation.attach(trainer.train_batches, accelerator)  # on the fly: batches grouped by each epoch's lengths
     accelerator.init_trackers(recipe.name, config=flat_hparams(recipe))
     if resume_from is not None:
         trainer.resume(resume_from)
         if accelerator.is_main_process:
             trim_history(output_dir / "history.jsonl", trainer.state.step)
     metrics = {"train": {**trainer.fit(run_started), "precision": precision.as_dict()}}
-    metrics["train"].update(augmentation.finish(accelerator, output_dir))  # counts; augmentation_samples.jsonl
+    metrics["train"].update(augmentation.report(output_dir))  # counts; augmentation_samples.jsonl
     trainer.load_best_model()
     for split in ("validation", "test"):
         if split in splits:

@@ -1,19 +1,22 @@
-"""Data augmentation for transfer learning with small labelled sets.
+"""Label-preserving data augmentation for transfer learning with small labelled sets: one home for all of it.
 
-- ``Augmenter``: EDA (Wei & Zou 2019) for (text, label) classification examples.
-- ``NerAugmenter``: the same operations restricted to O tokens, plus same-type mention
-  replacement, for (tokens, IOB2 tags).
-- ``wordnet``: offline WordNet 3.0 through NLTK (``pip install 'nlptl[augment]'``).
+- ``settings``: the recipe's ``AugmentSettings`` checked once (``check``), short operation names resolved.
+- ``text``: the pure text operations, no datasets or torch: EDA (Wei & Zou 2019) on (text, label) with
+  ``Augmenter``, the same operations on O tokens plus same-type mention replacement on (tokens, IOB2 tags) with
+  ``NerAugmenter``, offline WordNet 3.0 through NLTK (``pip install 'nlptl[augment]'``).
+- ``stage``: augmentation as a stage of the data pipeline (train split only, offline or per epoch), with
+  ``rows`` (data-set rows <-> augmenters), ``epochs`` (the on-the-fly train collator) and ``report``
+  (counts and before/after samples). These import datasets/torch, so they are imported by name, not here.
 
-Contextual substitution with a masked LM lives in ``nlptl.augment.contextual`` and is imported
-only when configured, so this package never imports torch or transformers by itself.
+Contextual substitution with a masked LM (``text.contextual``) imports torch and transformers only when it
+is configured, so importing this package never does.
 """
 
-from nlptl.augment.config import KNOWN_OPS, AugmentConfig
-from nlptl.augment.eda import TEXT_OPS, AugmentedExample, Augmenter, flip_label_with_antonym
-from nlptl.augment.engine import AugmentStats
-from nlptl.augment.ner import NER_OPS, AugmentedTokens, MentionBank, NerAugmenter, replace_mentions
-from nlptl.augment.ops import (
+from nlptl.augment.settings import KNOWN_OPS, SHORT_NAMES, check, resolve_ops
+from nlptl.augment.text.eda import TEXT_OPS, AugmentedExample, Augmenter
+from nlptl.augment.text.engine import AugmentStats
+from nlptl.augment.text.ner import NER_OPS, AugmentedTokens, MentionBank, NerAugmenter, replace_mentions
+from nlptl.augment.text.ops import (
     ANTONYM_REPLACEMENT,
     CONTEXTUAL_SUBSTITUTION,
     EDA_OPS,
@@ -24,8 +27,8 @@ from nlptl.augment.ops import (
     SYNONYM_REPLACEMENT,
     Token,
 )
-from nlptl.augment.stopwords import ENGLISH_STOP_WORDS
-from nlptl.augment.wordnet import WordNetLexicon, antonyms, load_wordnet, synonyms
+from nlptl.augment.text.stopwords import ENGLISH_STOP_WORDS
+from nlptl.augment.text.wordnet import WordNetLexicon, antonyms, load_wordnet, synonyms
 
 __all__ = [
     "ANTONYM_REPLACEMENT",
@@ -38,9 +41,9 @@ __all__ = [
     "RANDOM_DELETION",
     "RANDOM_INSERTION",
     "RANDOM_SWAP",
+    "SHORT_NAMES",
     "SYNONYM_REPLACEMENT",
     "TEXT_OPS",
-    "AugmentConfig",
     "AugmentStats",
     "AugmentedExample",
     "AugmentedTokens",
@@ -50,8 +53,9 @@ __all__ = [
     "Token",
     "WordNetLexicon",
     "antonyms",
-    "flip_label_with_antonym",
+    "check",
     "load_wordnet",
     "replace_mentions",
+    "resolve_ops",
     "synonyms",
 ]

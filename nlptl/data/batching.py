@@ -7,44 +7,53 @@ row carries its `example_id` so predictions are put back in the original order a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch.utils.data import Sampler
 
 
 class LengthGroupedBatches(Sampler[list[int]]):
-    """Random batches of similar length (as `group_by_length` in the HF Trainer); reproducible per epoch."""
+    """Random batches of similar length (as `group_by_length` in the HF Trainer); reproducible per epoch.
+
+    `epoch_lengths`, when given, is asked for each epoch's row lengths as the epoch's batches are drawn (on-the-fly
+    augmentation changes them every epoch); `lengths` are the rows' lengths otherwise."""
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, group_by_length: bool = True,
-                 window_batches: int = 50, drop_last: bool = False) -> None:
+                 window_batches: int = 50, drop_last: bool = False,
+                 epoch_lengths: Callable[[int], Sequence[int]] | None = None) -> None:
         self.lengths = list(lengths)
         self.batch_size = batch_size
         self.seed = seed
         self.group_by_length = group_by_length
         self.window = batch_size * window_batches
         self.drop_last = drop_last
+        self.epoch_lengths = epoch_lengths
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def set_lengths(self, lengths: Sequence[int]) -> None:
-        """New row lengths for the next batches (on-the-fly augmentation changes them every epoch)."""
+    def lengths_in(self, epoch: int) -> list[int]:
+        """The rows' lengths in `epoch`."""
+        if self.epoch_lengths is None:
+            return self.lengths
+        lengths = list(self.epoch_lengths(epoch))
         if len(lengths) != len(self.lengths):
-            raise ValueError(f"{len(lengths)} lengths for {len(self.lengths)} rows")
-        self.lengths = list(lengths)
+            raise ValueError(f"{len(lengths)} lengths for {len(self.lengths)} rows in epoch {epoch}")
+        return lengths
 
     def __len__(self) -> int:
         full, rest = divmod(len(self.lengths), self.batch_size)
         return full if self.drop_last or not rest else full + 1
 
     def __iter__(self) -> Iterator[list[int]]:
+        lengths = self.lengths_in(self.epoch)
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        order = torch.randperm(len(lengths), generator=generator).tolist()
         if self.group_by_length:
             windows = [order[i:i + self.window] for i in range(0, len(order), self.window)]
-            order = [i for w in windows for i in sorted(w, key=lambda j: self.lengths[j], reverse=True)]
+            order = [i for w in windows for i in sorted(w, key=lambda j: lengths[j], reverse=True)]
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()

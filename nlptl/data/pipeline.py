@@ -1,22 +1,34 @@
-"""The data stage: load -> select splits -> encode labels -> carve validation -> subsample -> augment (train only)
--> tokenize."""
+"""The data stage, top to bottom: load -> select splits -> encode labels -> carve validation -> subsample -> augment
+(train only) -> tokenize (by the task). The task and the augmentation stage are handed in; nothing here knows the
+task kind."""
 
 from __future__ import annotations
 
 import logging
 from contextlib import nullcontext
+from typing import Protocol
 
 import datasets
 from transformers import PreTrainedTokenizerBase
 
-from nlptl.data.augmentation import Augmentation
+from nlptl.augment.stage import AugmentStage, AugmentTask
 from nlptl.data.labels import is_unlabelled
 from nlptl.data.loading import load_raw_splits
 from nlptl.data.splits import carve_validation, limit_samples, select_splits
 from nlptl.recipe import Recipe
-from nlptl.tasks.base import Task
 
 logger = logging.getLogger(__name__)
+
+
+class DataTask(AugmentTask, Protocol):
+    """What the pipeline and its augmentation stage ask of the task (`nlptl.tasks.base.Task` documents each)."""
+
+    stratify_column: str | None
+
+    def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict: ...
+
+    def tokenize(self, splits: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase,
+                 recipe: Recipe) -> datasets.DatasetDict: ...
 
 
 def drop_unlabelled(splits: datasets.DatasetDict, label_column: str) -> datasets.DatasetDict:
@@ -30,18 +42,23 @@ def drop_unlabelled(splits: datasets.DatasetDict, label_column: str) -> datasets
     return datasets.DatasetDict(kept)
 
 
-def build_datasets(recipe: Recipe, task: Task, tokenizer: PreTrainedTokenizerBase,
-                   main_process_first=nullcontext, augmentation: Augmentation | None = None) -> datasets.DatasetDict:
+def build_datasets(recipe: Recipe, task: DataTask, tokenizer: PreTrainedTokenizerBase,
+                   main_process_first=nullcontext, augmentation: AugmentStage | None = None) -> datasets.DatasetDict:
     """Tokenized train/validation/test splits, ready for batching. Cached on disk by `datasets`.
 
-    `augmentation` (default: built from `recipe.augment`) augments the train split; pass your own to get at its
-    train collator (on-the-fly mode keeps train raw for it) and its report."""
+    `augmentation` (default: built from `recipe.augment`) augments the train
+    split; pass your own to get at its train collator (on the fly) and its report."""
     cfg = recipe.data
-    augmentation = augmentation or Augmentation(recipe, task)
+    augmentation = augmentation or AugmentStage(recipe, task)
     with main_process_first():
         raw = load_raw_splits(cfg.source, cfg.config_name, recipe.mirrors, cfg.cache_dir)
         splits = drop_unlabelled(select_splits(raw, cfg), cfg.label_column)
         splits = task.prepare_labels(splits, recipe)
         splits = carve_validation(splits, cfg, recipe.seed, task.stratify_column)
         splits = limit_samples(splits, cfg, recipe.seed)
-        return augmentation.run(splits, tokenizer)  # tokenizes; no augment.ops: tokenizes only
+        splits = augmentation.augment(splits)  # train only; offline: each example followed by its copies
+        if augmentation.per_epoch:  # on the fly: train stays raw, augmented and tokenized (by the task) every epoch
+            evaluation = datasets.DatasetDict({name: ds for name, ds in splits.items() if name != "train"})
+            train = augmentation.epoch_train(splits["train"], tokenizer)
+            return datasets.DatasetDict({"train": train, **task.tokenize(evaluation, tokenizer, recipe)})
+        return task.tokenize(splits, tokenizer, recipe)

@@ -10,11 +10,10 @@ import datasets
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from nlptl.recipe import Recipe
+from nlptl.recipe import AugmentSettings, Recipe
 
 if TYPE_CHECKING:
-    from nlptl.augment import AugmentConfig
-    from nlptl.data.augment_rows import RowAugmenter
+    from nlptl.augment.rows import RowAugmenter
 
 
 class Task(Protocol):
@@ -33,7 +32,7 @@ class Task(Protocol):
                  recipe: Recipe) -> datasets.DatasetDict:
         """Model inputs plus `labels`, `example_id` and `length` columns (cached by `datasets`)."""
 
-    def augmenter(self, config: AugmentConfig, train: datasets.Dataset, recipe: Recipe) -> RowAugmenter:
+    def augmenter(self, settings: AugmentSettings, train: datasets.Dataset, recipe: Recipe) -> RowAugmenter:
         """Label-preserving augmentation of this task's prepared train rows (labels as ids); refuses operations
         that make no sense for the task."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -12,8 +11,8 @@ import datasets
 import torch
 from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase
 
-from nlptl.augment import AugmentConfig, Augmenter
-from nlptl.data.augment_rows import TextRows, label_id_map
+from nlptl.augment import Augmenter
+from nlptl.augment.rows import TextRows, label_id_map
 from nlptl.data.collate import PadCollator
 from nlptl.data.columns import to_columns, to_rows
 from nlptl.data.labels import encode_labels
@@ -23,7 +22,7 @@ from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_confusion_matrix
 from nlptl.first_token import last_layer_first_token_only
 from nlptl.models import load_labelled_model
-from nlptl.recipe import Recipe
+from nlptl.recipe import AugmentSettings, Recipe
 
 
 def encode_batch(batch: dict[str, list], indices: list[int], tokenizer: PreTrainedTokenizerBase,
@@ -90,12 +89,12 @@ class SequenceClassificationTask:
         encoded["labels"] = columns["labels"]
         return [[row] for row in to_rows(encoded)]
 
-    def augmenter(self, config: AugmentConfig, train: datasets.Dataset, recipe: Recipe) -> TextRows:
+    def augmenter(self, settings: AugmentSettings, train: datasets.Dataset, recipe: Recipe) -> TextRows:
         """EDA on the text column (a text pair's second text is left as it is); antonym replacement flips labels
         by the recipe's label-name map."""
         check_text_columns("train", train, recipe.data.text_column, recipe.data.text_pair_column)
-        label_map = label_id_map(config.antonym_label_map or {}, self.label_names)
-        augmenter = Augmenter(dataclasses.replace(config, antonym_label_map=label_map or None))
+        label_map = label_id_map(settings.antonym_label_map, self.label_names)
+        augmenter = Augmenter(settings, antonym_label_map=label_map)
         return TextRows(augmenter, recipe.data.text_column, self.label_names)
 
     def build_model(self, recipe: Recipe) -> PreTrainedModel:

@@ -26,7 +26,7 @@ from transformers import (
 )
 
 from nlptl import models
-from nlptl.augment.engine import example_rng
+from nlptl.augment.text.engine import example_rng
 from nlptl.data.collate import PadCollator
 from nlptl.data.truncation import encode_single
 from nlptl.errors import NlptlError
@@ -127,7 +127,7 @@ class MaskedLMTask:
             result[split] = ds
         return datasets.DatasetDict(result)
 
-    def augmenter(self, config: Any, train: datasets.Dataset, recipe: Recipe) -> Any:
+    def augmenter(self, settings: Any, train: datasets.Dataset, recipe: Recipe) -> Any:
         raise NlptlError("task masked_lm learns from unlabelled text, so label-preserving augmentation has nothing "
                          "to preserve; leave augment.ops empty")
 

@@ -17,8 +17,8 @@ import datasets
 import torch
 from transformers import AutoModelForTokenClassification, PreTrainedModel, PreTrainedTokenizerBase
 
-from nlptl.augment import MENTION_REPLACEMENT, AugmentConfig, MentionBank, NerAugmenter
-from nlptl.data.augment_rows import TaggedRows
+from nlptl.augment import MENTION_REPLACEMENT, MentionBank, NerAugmenter, resolve_ops
+from nlptl.augment.rows import TaggedRows
 from nlptl.data.collate import PadCollator
 from nlptl.data.columns import to_columns, to_rows
 from nlptl.data.tags import LABELS_COLUMN, encode_tags
@@ -26,7 +26,7 @@ from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_entity_f1
 from nlptl.models import load_labelled_model
-from nlptl.recipe import Recipe
+from nlptl.recipe import AugmentSettings, Recipe
 from nlptl.tasks.ner_decode import DECODINGS, decode_tags
 from nlptl.tasks.token_alignment import (
     IGNORE_INDEX,
@@ -122,15 +122,15 @@ class TokenClassificationTask:
             windows[window[SENTENCE_ID_COLUMN]].append(window)
         return [windows[i] for i in ids]
 
-    def augmenter(self, config: AugmentConfig, train: datasets.Dataset, recipe: Recipe) -> TaggedRows:
+    def augmenter(self, settings: AugmentSettings, train: datasets.Dataset, recipe: Recipe) -> TaggedRows:
         """NER-safe operations only (O words change, mentions keep words and tags); mention replacement draws
         from the mentions of this train split, so no evaluation mention leaks in."""
         words = recipe.data.tokens_column
         bank = None
-        if MENTION_REPLACEMENT in config.ops:
+        if MENTION_REPLACEMENT in resolve_ops(settings.ops):
             tags = [[self.label_names[i] for i in ids] for ids in train[LABELS_COLUMN]]
             bank = MentionBank.from_examples(train[words], tags)
-        return TaggedRows(NerAugmenter(config, mention_bank=bank), words, self.label_names)
+        return TaggedRows(NerAugmenter(settings, mention_bank=bank), words, self.label_names)
 
     def build_model(self, recipe: Recipe) -> PreTrainedModel:
         return load_labelled_model(AutoModelForTokenClassification, recipe.model, recipe.mirrors, self.label_names)

@@ -73,7 +73,8 @@ class Trainer:
         model = self.strategy.configure(task.build_model(recipe))
         self.train_batches = LengthGroupedBatches(splits["train"]["length"], self.cfg.batch_size, recipe.seed,
                                                   group_by_length=self.cfg.group_by_length,
-                                                  window_batches=self.cfg.group_window)
+                                                  window_batches=self.cfg.group_window,
+                                                  epoch_lengths=getattr(self.train_collate, "epoch_lengths", None))
         train_loader = DataLoader(splits["train"], batch_sampler=self.train_batches,
                                   collate_fn=self.train_collate, generator=torch.Generator())
         groups = self.strategy.param_groups(model, self.cfg)

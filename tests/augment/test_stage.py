@@ -1,28 +1,31 @@
-"""Augmentation as a data stage: train split only, offline expansion or per-epoch copies, reported in the outputs."""
+"""AugmentStage as a data stage: train split only, offline expansion or per-epoch copies, reported in the outputs."""
 
 from __future__ import annotations
 
 import json
+import os
+import pkgutil
+import subprocess
+import sys
 from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from conftest import tiny_recipe
 from test_token_classification import NAMES, ner_recipe, write_ner_splits
 
 import nlptl
+import nlptl.data
 from nlptl import NlptlError
-from nlptl.augment import EDA_OPS, MENTION_REPLACEMENT, RANDOM_SWAP, SYNONYM_REPLACEMENT
-from nlptl.augment.iob import entity_spans
-from nlptl.augment.names import resolve_ops
-from nlptl.data.augmentation import Augmentation
+from nlptl.augment import EDA_OPS, MENTION_REPLACEMENT
+from nlptl.augment.epochs import group_lengths
+from nlptl.augment.stage import AugmentStage
+from nlptl.augment.text.iob import entity_spans
 from nlptl.data.batching import LengthGroupedBatches
 from nlptl.data.loading import load_raw_splits
 from nlptl.data.pipeline import build_datasets
 from nlptl.models import load_tokenizer
-from nlptl.recipe import apply_overrides, load_recipe_yaml, recipe_to_yaml
 from nlptl.tasks import get_task
 
 EDA = ["synonym", "swap", "delete", "insert"]
@@ -36,9 +39,9 @@ def augmented_recipe(model_dir: Path, data_dir: Path, out: Path, train_samples: 
     return recipe
 
 
-def build(recipe: nlptl.Recipe) -> tuple[dict, Augmentation]:
+def build(recipe: nlptl.Recipe) -> tuple[dict, AugmentStage]:
     task = get_task(recipe.task)
-    augmentation = Augmentation(recipe, task)
+    augmentation = AugmentStage(recipe, task)
     return build_datasets(recipe, task, load_tokenizer(recipe.model, {}), augmentation=augmentation), augmentation
 
 
@@ -46,35 +49,19 @@ def ids(ds) -> list[list[int]]:
     return ds["input_ids"]
 
 
-# ---- recipe and command line ---------------------------------------------------------------------------------
-def test_augment_flag_and_yaml_round_trip(tmp_path):
-    recipe = apply_overrides(nlptl.Recipe(), ["--augment", "synonym,swap", "--augment.copies", "4",
-                                              "--augment.mode", "on_the_fly",
-                                              "--augment.antonym_label_map", "pos=neg,neg=pos"])
-    assert recipe.augment.ops == ["synonym", "swap"] and recipe.augment.copies == 4
-    assert recipe.augment.antonym_label_map == {"pos": "neg", "neg": "pos"}
-    assert resolve_ops(recipe.augment.ops) == (SYNONYM_REPLACEMENT, RANDOM_SWAP)
-    assert resolve_ops(["random_swap", "swap", "none"]) == (RANDOM_SWAP,)
-    path = tmp_path / "recipe.yaml"
-    path.write_text(recipe_to_yaml(recipe))
-    assert yaml.safe_load(path.read_text())["augment"]["ops"] == ["synonym", "swap"]
-    assert load_recipe_yaml(path) == recipe
-    with pytest.raises(NlptlError, match="unknown operation 'synonyms'"):
-        resolve_ops(["synonyms"])
-
-
+# ---- settings ----------------------------------------------------------------------------------------------------
 def test_bad_settings_fail_before_data_is_read(tmp_path):
     recipe = nlptl.Recipe(data=nlptl.DataConfig(source=str(tmp_path / "missing")))
     task = get_task(recipe.task)
     recipe.augment.ops = ["antonym", "swap"]
     with pytest.raises(NlptlError, match="needs augment.antonym_label_map"):
-        Augmentation(recipe, task)
+        AugmentStage(recipe, task)
     recipe.augment.ops, recipe.augment.mode = ["swap"], "sometimes"
     with pytest.raises(NlptlError, match="augment.mode='sometimes'"):
-        Augmentation(recipe, task)
+        AugmentStage(recipe, task)
     recipe.augment.mode, recipe.augment.alpha = "offline", 2.0
-    with pytest.raises(NlptlError, match="recipe section augment: augment alpha"):
-        Augmentation(recipe, task)
+    with pytest.raises(NlptlError, match=r"recipe field augment.alpha=2.0: .* in \(0, 1\]"):
+        AugmentStage(recipe, task)
 
 
 def test_antonym_map_names_must_be_labels(tiny_model_dir, tiny_data_dir, tmp_path):
@@ -88,7 +75,7 @@ def test_antonym_copies_flip_the_label(tiny_model_dir, tiny_data_dir, tmp_path):
     recipe = augmented_recipe(tiny_model_dir, tiny_data_dir, tmp_path, ops=["antonym"], copies=1,
                               antonym_label_map={"pos": "neg", "neg": "pos"})
     task = get_task(recipe.task)
-    augmentation = Augmentation(recipe, task)
+    augmentation = AugmentStage(recipe, task)
     splits = task.prepare_labels(load_raw_splits(str(tiny_data_dir), None, {}, None), recipe)
     rows = augmentation.row_augmenter(splits["train"])
     flipped = [(row["labels"], new["labels"]) for row in splits["train"].select(range(40))
@@ -104,7 +91,7 @@ def test_offline_expands_train_only_and_is_deterministic_per_seed(tiny_model_dir
     first, augmentation = build(augmented_recipe(tiny_model_dir, tiny_data_dir, tmp_path))
     again, _ = build(augmented_recipe(tiny_model_dir, tiny_data_dir, tmp_path))
     other, _ = build(augmented_recipe(tiny_model_dir, tiny_data_dir, tmp_path, seed=7))
-    report = augmentation.finish()["augmentation"]
+    report = augmentation.report()["augmentation"]
     assert report["train_examples_before"] == 40 and report["train_examples_after"] == len(first["train"])
     assert len(first["train"]) == 40 + sum(report["produced"].values())
     assert 40 * 2 < len(first["train"]) <= 40 * 3  # two copies each, a few dropped as unchanged
@@ -131,7 +118,7 @@ def test_training_writes_samples_and_counts(tiny_model_dir, tiny_data_dir, tmp_p
 
 
 # ---- on the fly ----------------------------------------------------------------------------------------------
-def collate_each(augmentation: Augmentation, rows: list[dict], epoch: int) -> list[list[int]]:
+def collate_each(augmentation: AugmentStage, rows: list[dict], epoch: int) -> list[list[int]]:
     """Each row's (unpadded) input ids after the train collator, one batch for all rows."""
     augmentation.train_collator.set_epoch(epoch)
     batch = augmentation.train_collator(rows)
@@ -151,7 +138,7 @@ def test_on_the_fly_differs_by_epoch_and_repeats_per_seed(tiny_model_dir, tiny_d
     # A row comes out the same whichever process (batch) it lands in: seeded by (seed, epoch, example_id).
     assert collate_each(again, rows[20:], 1) + collate_each(again, rows[:20], 1) == epoch1[20:] + epoch1[:20]
     # About copies/(copies+1) = 2/3 of the rows are replaced by an augmented version.
-    counts = augmentation.finish()["augmentation"]
+    counts = augmentation.report()["augmentation"]
     assert counts["rows_seen"] == 40 * 2 and 0.4 < counts["rows_augmented"] / counts["rows_seen"] < 0.9
     validation = build_datasets(tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path), get_task(recipe.task),
                                 load_tokenizer(recipe.model, {}))["validation"]
@@ -161,10 +148,16 @@ def test_on_the_fly_differs_by_epoch_and_repeats_per_seed(tiny_model_dir, tiny_d
 def test_on_the_fly_regroups_batches_and_splits_work_over_processes(tiny_model_dir, tiny_data_dir, tmp_path):
     recipe = augmented_recipe(tiny_model_dir, tiny_data_dir, tmp_path, mode="on_the_fly")
     splits, single = build(recipe)
-    sampler = LengthGroupedBatches(splits["train"]["length"], 8, seed=1)
-    single.attach(sampler)
-    single.train_collator.set_epoch(3)
-    assert sampler.lengths == single.train_collator.lengths() != splits["train"]["length"]  # augmented lengths
+    sampler = LengthGroupedBatches(splits["train"]["length"], 8, seed=1,
+                                   epoch_lengths=single.train_collator.epoch_lengths)
+    sampler.set_epoch(3)
+    batches = list(sampler)  # the sampler asks the collator for epoch 3's lengths: epoch 3 is augmented now
+    assert single.train_collator.epoch == 3
+    augmented = group_lengths(single.train_collator.model_rows)
+    assert sampler.lengths_in(3) == augmented != splits["train"]["length"]  # augmented lengths
+    plain = LengthGroupedBatches(augmented, 8, seed=1)
+    plain.set_epoch(3)
+    assert batches == list(plain)  # grouped by the augmented lengths
     shares: dict[int, dict] = {}
 
     def fake_gather(rank: int, local: dict) -> list[dict]:  # what gather_object returns once both have run
@@ -173,7 +166,7 @@ def test_on_the_fly_regroups_batches_and_splits_work_over_processes(tiny_model_d
 
     ranks = [build(recipe)[1].train_collator for _ in range(2)]
     for rank, part in enumerate(ranks):
-        part.attach(None, rank, 2, partial(fake_gather, rank))
+        part.share_work(rank, 2, partial(fake_gather, rank))
         part.set_epoch(3)
     assert ranks[1].model_rows == single.train_collator.model_rows  # rank 1 saw both shares
     assert ranks[0].rows_seen + ranks[1].rows_seen == single.train_collator.rows_seen == 40
@@ -211,7 +204,7 @@ def mentions(tokens: list[str], tags: list[str]) -> list[tuple[str, tuple[str, .
 def test_ner_copies_keep_tokens_and_tags_aligned_and_entities(tiny_model_dir, ner_dir, tmp_path):
     recipe = ner_augmented(tiny_model_dir, ner_dir, tmp_path)
     task = get_task(recipe.task)
-    augmentation = Augmentation(recipe, task)
+    augmentation = AugmentStage(recipe, task)
     train = task.prepare_labels(load_raw_splits(str(ner_dir), None, {}, None), recipe)["train"]
     rows = augmentation.row_augmenter(train)
     seen_ops = set()
@@ -249,15 +242,12 @@ def test_ner_pipeline_offline_and_on_the_fly(tiny_model_dir, ner_dir, tmp_path):
         build(ner_augmented(tiny_model_dir, ner_dir, tmp_path, ops=["antonym"], antonym_label_map={"O": "O"}))
 
 
-def test_fast_treebank_rules_match_nltk():
-    from nltk.tokenize import NLTKWordTokenizer
-    from nltk.tokenize.treebank import TreebankWordDetokenizer
-
-    from nlptl.augment.eda import _treebank
-
-    tokenize, detokenize = _treebank()
-    texts = ['He said "don\'t" -- (really) [x] {y} it\'s Mr. Smith\'s $3.88...', "``quoted'' can't won't gonna!",
-             "a moving , funny film ; 10/10 .", "Isn't it?! 'Yes' -- she said (twice)."]
-    for text in texts:
-        words = NLTKWordTokenizer().tokenize(text)
-        assert tokenize(text) == words and detokenize(words) == TreebankWordDetokenizer().detokenize(words)
+# ---- layering ------------------------------------------------------------------------------------------------
+def test_the_data_layer_does_not_import_the_tasks():
+    """The pipeline receives the task (and the augmentation stage); nothing in nlptl.data imports nlptl.tasks."""
+    modules = [f"nlptl.data.{info.name}" for info in pkgutil.iter_modules(nlptl.data.__path__)]
+    code = (f"import importlib, sys\nfor name in {modules!r}: importlib.import_module(name)\n"
+            "print(' '.join(m for m in sys.modules if m.startswith('nlptl.tasks')))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert "nlptl.data.pipeline" in modules and loaded.stdout.split() == []

@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from nlptl.augment.config import AugmentConfig
-from nlptl.augment.ops import (
+from nlptl.augment.text.ops import (
     ANTONYM_REPLACEMENT,
     CONTEXTUAL_SUBSTITUTION,
     LEXICON_OPS,
@@ -27,7 +26,8 @@ from nlptl.augment.ops import (
     random_swap,
     synonym_replacement,
 )
-from nlptl.augment.pos import PosTagger, resolve_pos_tagger
+from nlptl.augment.text.pos import PosTagger, find_pos_tagger
+from nlptl.augment.text.stopwords import ENGLISH_STOP_WORDS
 from nlptl.errors import NlptlError
 
 
@@ -71,31 +71,42 @@ def op_schedule(ops: Sequence[str], copies: int, rng: random.Random) -> list[str
 
 
 class OperationRunner:
-    """Runs a named operation on a token list with the config's strength and the resolved resources."""
+    """Runs a named operation on a token list with the configured strength and the resolved resources.
+
+    ``lexicon``, ``pos_tagger`` and ``substituter`` default to what ``ops`` need: WordNet (loaded now, so a missing
+    install fails before any data work), NLTK's tagger when its data is installed, a masked LM from
+    ``mlm_model_dir``."""
 
     def __init__(
         self,
-        config: AugmentConfig,
+        ops: Sequence[str],
+        alpha: float,
+        mlm_model_dir: str | None = None,
         lexicon: Lexicon | None = None,
         pos_tagger: PosTagger | None = None,
         substituter: Substituter | None = None,
     ) -> None:
-        self.config = config
-        self.lexicon = lexicon if lexicon is not None else _default_lexicon_if_needed(config)
-        self.pos_tagger = pos_tagger if pos_tagger is not None else _tagger_if_needed(config)
-        self.substituter = substituter if substituter is not None else _substituter_if_needed(config)
+        self.ops, self.alpha, self.stop_words = tuple(ops), float(alpha), ENGLISH_STOP_WORDS
+        uses_lexicon = bool(LEXICON_OPS.intersection(self.ops))
+        self.lexicon = lexicon if lexicon is not None or not uses_lexicon else _default_lexicon()
+        self.pos_tagger = pos_tagger if pos_tagger is not None or not uses_lexicon else find_pos_tagger()
+        if substituter is None and CONTEXTUAL_SUBSTITUTION in self.ops and mlm_model_dir is not None:
+            from nlptl.augment.text.contextual import MaskedLmSubstituter
+
+            substituter = MaskedLmSubstituter(mlm_model_dir)
+        self.substituter = substituter
 
     def pos_tags(self, tokens: Sequence[Token]) -> list[str] | None:
         """Penn tags for the sentence, when a tagger is in use and an operation will look words up."""
-        if self.pos_tagger is None or not LEXICON_OPS.intersection(self.config.ops):
+        if self.pos_tagger is None or not LEXICON_OPS.intersection(self.ops):
             return None
         return list(self.pos_tagger([token.text for token in tokens]))
 
     def apply(
         self, op: str, tokens: Sequence[Token], rng: random.Random, pos_tags: Sequence[str] | None
     ) -> list[Token]:
-        n = changes_for(self.config.alpha_for(op), len(tokens))
-        stop_words = self.config.stop_words
+        n = changes_for(self.alpha, len(tokens))
+        stop_words = self.stop_words
         if op == SYNONYM_REPLACEMENT:
             return synonym_replacement(tokens, n, rng, self._lexicon(), stop_words, pos_tags)
         if op == RANDOM_INSERTION:
@@ -116,24 +127,7 @@ class OperationRunner:
         return self.lexicon
 
 
-def _default_lexicon_if_needed(config: AugmentConfig) -> Lexicon | None:
-    """Load WordNet up front when an operation needs it, so a missing install fails before any data work."""
-    return _default_lexicon() if LEXICON_OPS.intersection(config.ops) else None
-
-
 def _default_lexicon() -> Lexicon:
-    from nlptl.augment.wordnet import default_lexicon
+    from nlptl.augment.text.wordnet import default_lexicon
 
     return default_lexicon()
-
-
-def _tagger_if_needed(config: AugmentConfig) -> PosTagger | None:
-    return resolve_pos_tagger(config.pos_aware) if LEXICON_OPS.intersection(config.ops) else None
-
-
-def _substituter_if_needed(config: AugmentConfig) -> Substituter | None:
-    if CONTEXTUAL_SUBSTITUTION not in config.ops or config.mlm_model_dir is None:
-        return None
-    from nlptl.augment.contextual import MaskedLmSubstituter
-
-    return MaskedLmSubstituter(config.mlm_model_dir, top_k=config.mlm_top_k)

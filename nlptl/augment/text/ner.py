@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from nlptl.augment.config import AugmentConfig
-from nlptl.augment.engine import AugmentStats, OperationRunner, Substituter, example_rng, op_schedule
-from nlptl.augment.iob import entity_spans, mention_tags, validate_iob2
-from nlptl.augment.ops import (
+from nlptl.augment.settings import ops_for
+from nlptl.augment.text.engine import AugmentStats, OperationRunner, Substituter, example_rng, op_schedule
+from nlptl.augment.text.iob import entity_spans, mention_tags, validate_iob2
+from nlptl.augment.text.ops import (
     CONTEXTUAL_SUBSTITUTION,
     EDA_OPS,
     MENTION_REPLACEMENT,
@@ -23,8 +23,11 @@ from nlptl.augment.ops import (
     changes_for,
     tokens_from_words,
 )
-from nlptl.augment.pos import PosTagger
+from nlptl.augment.text.pos import PosTagger
 from nlptl.errors import NlptlError
+
+if TYPE_CHECKING:
+    from nlptl.recipe import AugmentSettings
 
 #: Operations that keep token tags correct (no label flipping: it has no meaning for tags).
 NER_OPS = (*EDA_OPS, MENTION_REPLACEMENT, CONTEXTUAL_SUBSTITUTION)
@@ -103,7 +106,7 @@ def replace_mentions(tokens: Sequence[Token], n: int, rng: random.Random, bank: 
 
 
 class NerAugmenter:
-    """Makes up to ``config.copies_per_example`` new (tokens, tags) per sentence, reproducibly per seed.
+    """Makes up to ``settings.copies`` new (tokens, tags) per sentence, reproducibly per seed.
 
     ``mention_bank`` is required when ``mention_replacement`` is among the operations; build it from
     the training split only, so no evaluation mention leaks into training data.
@@ -111,21 +114,23 @@ class NerAugmenter:
 
     def __init__(
         self,
-        config: AugmentConfig | None = None,
+        settings: AugmentSettings,
         *,
         mention_bank: MentionBank | None = None,
         lexicon: Lexicon | None = None,
         pos_tagger: PosTagger | None = None,
         substituter: Substituter | None = None,
     ) -> None:
-        self.config = config or AugmentConfig()
-        self.config.require_ops_within(NER_OPS, "NER (token tags)")
-        if MENTION_REPLACEMENT in self.config.ops and mention_bank is None:
+        self.ops = ops_for(settings, NER_OPS, "NER (token tags)")
+        if MENTION_REPLACEMENT in self.ops and mention_bank is None:
             raise NlptlError(
                 "mention_replacement needs mention_bank=MentionBank.from_examples(train_tokens, train_tags)."
             )
+        self.copies, self.seed = settings.copies, 0 if settings.seed is None else settings.seed
+        self.alpha = settings.alpha
         self.mention_bank = mention_bank
-        self._runner = OperationRunner(self.config, lexicon, pos_tagger, substituter)
+        self._runner = OperationRunner(self.ops, settings.alpha, settings.mlm_model_dir, lexicon, pos_tagger,
+                                       substituter)
 
     def augment(
         self,
@@ -134,24 +139,26 @@ class NerAugmenter:
         stats: AugmentStats | None = None,
         *,
         seed: int | str | None = None,
+        copies: int | None = None,
     ) -> list[AugmentedTokens]:
         """New (tokens, tags) made from one sentence; copies identical to the input are dropped.
 
-        ``seed`` replaces the config's for this call: on-the-fly augmentation seeds by (seed, epoch, example).
+        ``seed`` and ``copies`` replace the settings' for this call: on the fly, one copy seeded by
+        (seed, epoch, example).
         """
         stats = stats if stats is not None else AugmentStats()
         _check_aligned(tokens, tags)
         sentence = tokens_from_words(tokens, tags)
-        rng = example_rng(self.config.seed if seed is None else seed, tuple(tokens), tuple(tags))
-        schedule = op_schedule(self.config.ops, self.config.copies_per_example, rng)
+        rng = example_rng(self.seed if seed is None else seed, tuple(tokens), tuple(tags))
+        schedule = op_schedule(self.ops, self.copies if copies is None else copies, rng)
         if not sentence:
             stats.skipped.update(schedule)
             return []
         pos_tags = self._runner.pos_tags(sentence)
-        copies = []
+        made = []
         for op in schedule:
             if op == MENTION_REPLACEMENT and self.mention_bank is not None:
-                n = changes_for(self.config.alpha_for(op), len(entity_spans(tags)))
+                n = changes_for(self.alpha, len(entity_spans(tags)))
                 new_sentence = replace_mentions(sentence, n, rng, self.mention_bank)
             else:
                 new_sentence = self._runner.apply(op, sentence, rng, pos_tags)
@@ -160,20 +167,8 @@ class NerAugmenter:
                 continue
             stats.produced[op] += 1
             new_tokens = [token.text for token in new_sentence]
-            copies.append(AugmentedTokens(new_tokens, [token.tag for token in new_sentence], op))
-        return copies
-
-    def augment_all(
-        self, token_lists: Iterable[Sequence[str]], tag_lists: Iterable[Sequence[str]]
-    ) -> tuple[list[AugmentedTokens], AugmentStats]:
-        """Augment a whole dataset: the new examples (originals not included) and per-operation counts."""
-        stats = AugmentStats()
-        examples = [
-            copy
-            for tokens, tags in zip(token_lists, tag_lists, strict=True)
-            for copy in self.augment(tokens, tags, stats)
-        ]
-        return examples, stats
+            made.append(AugmentedTokens(new_tokens, [token.tag for token in new_sentence], op))
+        return made
 
 
 def _alternatives(bank: MentionBank, entity_type: str, current: Sequence[Token]) -> list[tuple[str, ...]]:

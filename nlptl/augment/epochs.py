@@ -8,28 +8,24 @@ are shared, so the work is split and every process holds the same epoch.
 
 Why per epoch and not per batch: batches are grouped by length, and augmentation changes lengths (an insertion adds
 a word, a rare synonym several word pieces). Augmenting after grouping padded SST-2 batches ~20% wider; here the
-length-grouped sampler gets each epoch's real lengths before it draws the batches, and the collator only pads.
+length-grouped sampler asks for each epoch's real lengths (`epoch_lengths`) before it draws the batches, and the
+collator only pads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
-from nlptl.augment import AugmentStats
-from nlptl.augment.engine import example_rng
-from nlptl.data.augment_log import SampleRecorder
-from nlptl.data.augment_rows import RowAugmenter
+from nlptl.augment.report import SampleRecorder
+from nlptl.augment.rows import RowAugmenter
+from nlptl.augment.text.engine import AugmentStats, example_rng
 
 EXAMPLE_ID = "example_id"
 ENCODE_CHUNK = 1000  # raw rows tokenized per call of the task's encoder
 Rows = list[dict[str, Any]]
-
-
-class LengthAware(Protocol):
-    def set_lengths(self, lengths: Sequence[int]) -> None: ...
 
 
 def group_lengths(groups: list[Rows]) -> list[int]:
@@ -43,7 +39,8 @@ def encode_in_chunks(encode: Callable[[Rows], list[Rows]], rows: Rows) -> list[R
 
 class EpochAugmenter:
     """The train collator for on-the-fly augmentation. `set_epoch` (called by the trainer before each epoch's
-    batches are drawn) augments and tokenizes the epoch's rows; calling it pads the rows of a batch."""
+    batches are drawn, and by `epoch_lengths`) augments and tokenizes the epoch's rows; `epoch_lengths` answers the
+    length-grouped batch sampler; calling it pads the rows of a batch."""
 
     def __init__(self, raw: Rows, rows: RowAugmenter, encode: Callable[[Rows], list[Rows]],
                  pad: Callable[[Rows], dict[str, torch.Tensor]], seed: int, copies: int,
@@ -55,19 +52,23 @@ class EpochAugmenter:
         self.epoch: int | None = None
         self.rank, self.processes = 0, 1
         self.gather: Callable[[dict], list[dict]] = lambda local: [local]
-        self.sampler: LengthAware | None = None
         self.stats = AugmentStats()
         self.rows_seen = 0
         self.rows_augmented = 0
 
-    def lengths(self) -> list[int]:
+    def original_lengths(self) -> list[int]:
+        """Each raw row's length before any augmentation."""
+        return group_lengths(self.originals)
+
+    def epoch_lengths(self, epoch: int) -> list[int]:
+        """Each raw row's length in `epoch` (its augmented version's, when it is replaced that epoch)."""
+        self.set_epoch(epoch)
         return group_lengths(self.model_rows)
 
-    def attach(self, sampler: LengthAware | None, rank: int = 0, processes: int = 1,
-               gather: Callable[[dict], list[dict]] | None = None) -> None:
-        """Tell the length-grouped sampler each epoch's lengths; split the augmentation over processes."""
-        self.sampler, self.rank, self.processes = sampler, rank, processes
-        self.gather = gather or self.gather
+    def share_work(self, rank: int, processes: int, gather: Callable[[dict], list[dict]]) -> None:
+        """Augment only the rows of this process (example_id % processes == rank); `gather` collects every
+        process's tokenized rows, so each holds the whole epoch."""
+        self.rank, self.processes, self.gather = rank, processes, gather
 
     def set_epoch(self, epoch: int) -> None:
         if epoch == self.epoch:
@@ -81,8 +82,6 @@ class EpochAugmenter:
         merged = {i: group for part in self.gather(local) for i, group in part.items()}
         self.model_rows = [merged.get(i, original) for i, original in enumerate(self.originals)]
         self.epoch = epoch
-        if self.sampler is not None:
-            self.sampler.set_lengths(self.lengths())
 
     def fresh(self, row: dict[str, Any], epoch: int) -> dict[str, Any]:
         """The row as it is, or (with probability copies/(copies+1)) this epoch's augmented version of it."""
@@ -90,10 +89,10 @@ class EpochAugmenter:
         example = row[EXAMPLE_ID]
         if example_rng(self.seed, "replace", epoch, example).random() >= self.replace_probability:
             return row
-        copies = self.rows.augment(row, self.stats, seed=f"{self.seed}:{epoch}:{example}")
-        if not copies:  # nothing to change (e.g. no word with a synonym): the original stays
+        made = self.rows.augment(row, self.stats, seed=f"{self.seed}:{epoch}:{example}", copies=1)
+        if not made:  # nothing to change (e.g. no word with a synonym): the original stays
             return row
-        op, new = copies[0]
+        [(op, new)] = made
         self.rows_augmented += 1
         if self.recorder is not None:
             self.recorder.offer(op, lambda: self.rows.show(row), lambda: self.rows.show(new), epoch=epoch,

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from nlptl.augment import CONTEXTUAL_SUBSTITUTION, AugmentConfig, Augmenter, NerAugmenter, Token
-from nlptl.augment.contextual import MaskedLmSubstituter
-from nlptl.augment.stopwords import ENGLISH_STOP_WORDS
+from nlptl.augment import CONTEXTUAL_SUBSTITUTION, Augmenter, NerAugmenter, Token
+from nlptl.augment.text.contextual import MaskedLmSubstituter
+from nlptl.augment.text.stopwords import ENGLISH_STOP_WORDS
 from nlptl.errors import NlptlError
+from nlptl.recipe import AugmentSettings
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 VOCAB = [*SPECIAL, "the", "film", "was", "good", "superb", "##ly", "!", "paris"]
@@ -54,14 +55,15 @@ def test_masked_lm_predictions_replace_content_words_only(mlm_dir: Path) -> None
 
 
 def test_contextual_substitution_through_the_augmenters(mlm_dir: Path) -> None:
-    config = AugmentConfig(
-        ops=[CONTEXTUAL_SUBSTITUTION], copies_per_example=2, mlm_model_dir=str(mlm_dir), mlm_top_k=1
-    )
-    copies = Augmenter(config).augment("The film was good!", "positive")
+    config = AugmentSettings(ops=[CONTEXTUAL_SUBSTITUTION], copies=2, mlm_model_dir=str(mlm_dir))
+    built = Augmenter(config)._runner.substituter  # built from mlm_model_dir, with the default top 20
+    assert isinstance(built, MaskedLmSubstituter) and built.top_k == 20
+    top_1 = MaskedLmSubstituter(mlm_dir, top_k=1)
+    copies = Augmenter(config, substituter=top_1).augment("The film was good!", "positive")
     assert len(copies) == 2  # alpha 0.1 of 5 words: one word per copy
     assert {copy.text for copy in copies} <= {"The film was superb!", "The superb was good!"}
     assert {copy.label for copy in copies} == {"positive"}
-    ner_copies = NerAugmenter(config).augment(["Paris", "was", "good"], ["B-LOC", "O", "O"])
+    ner_copies = NerAugmenter(config, substituter=top_1).augment(["Paris", "was", "good"], ["B-LOC", "O", "O"])
     assert ner_copies[0].tokens == ["Paris", "was", "superb"] and ner_copies[0].tags == ["B-LOC", "O", "O"]
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from nlptl.augment.pos import resolve_pos_tagger, wordnet_pos
-from nlptl.augment.wordnet import (
+from nlptl.augment.text.engine import OperationRunner
+from nlptl.augment.text.ops import RANDOM_SWAP, SYNONYM_REPLACEMENT
+from nlptl.augment.text.pos import wordnet_pos
+from nlptl.augment.text.wordnet import (
     REQUIRED_FILES,
     WordNetLexicon,
     bundled_wordnet_dir,
@@ -95,12 +97,12 @@ def test_antonyms(lexicon: WordNetLexicon) -> None:
     assert lexicon.antonyms("table") == []
 
 
-def test_pos_tagger_is_optional_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("nlptl.augment.pos.find_pos_tagger", lambda: None)
-    assert resolve_pos_tagger(None) is None
-    assert resolve_pos_tagger(False) is None
-    with pytest.raises(NlptlError, match="averaged_perceptron_tagger_eng"):
-        resolve_pos_tagger(True)
+def test_pos_tagger_is_optional(monkeypatch: pytest.MonkeyPatch, lexicon: WordNetLexicon) -> None:
+    monkeypatch.setattr("nlptl.augment.text.engine.find_pos_tagger", lambda: None)  # tagger data not installed
+    assert OperationRunner([SYNONYM_REPLACEMENT], 0.1, lexicon=lexicon).pos_tagger is None
+    monkeypatch.setattr("nlptl.augment.text.engine.find_pos_tagger", lambda: "tagger")
+    assert OperationRunner([SYNONYM_REPLACEMENT], 0.1, lexicon=lexicon).pos_tagger == "tagger"
+    assert OperationRunner([RANDOM_SWAP], 0.1).pos_tagger is None  # no lookups, no tagger
     penn_tags = ("NNS", "VBD", "JJR", "RB", "DT", None)
     assert [wordnet_pos(tag) for tag in penn_tags] == ["n", "v", "a", "r", None, None]
 

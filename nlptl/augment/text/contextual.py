@@ -12,8 +12,8 @@ import random
 from collections.abc import Sequence, Set
 from pathlib import Path
 
-from nlptl.augment.ops import Token, replaceable_positions
-from nlptl.augment.words import is_replaceable, match_case
+from nlptl.augment.text.ops import Token, replaceable_positions
+from nlptl.augment.text.words import is_replaceable, match_case
 from nlptl.errors import NlptlError
 
 #: Longest input (in model tokens) given to the model; longer sentences are cut, their tail left as is.

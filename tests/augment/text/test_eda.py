@@ -12,18 +12,18 @@ from nlptl.augment import (
     ANTONYM_REPLACEMENT,
     EDA_OPS,
     ENGLISH_STOP_WORDS,
-    RANDOM_DELETION,
     RANDOM_SWAP,
     SYNONYM_REPLACEMENT,
-    AugmentConfig,
     Augmenter,
+    AugmentStats,
     Token,
-    flip_label_with_antonym,
+    check,
 )
-from nlptl.augment.ops import changes_for, random_deletion, random_insertion, random_swap, synonym_replacement
-from nlptl.augment.wordnet import WordNetLexicon, default_lexicon
-from nlptl.augment.words import is_replaceable, match_case
+from nlptl.augment.text.ops import changes_for, random_deletion, random_insertion, random_swap, synonym_replacement
+from nlptl.augment.text.wordnet import WordNetLexicon, default_lexicon
+from nlptl.augment.text.words import is_replaceable, match_case
 from nlptl.errors import NlptlError
+from nlptl.recipe import AugmentSettings
 
 SETTINGS = settings(max_examples=50, deadline=None)
 CONTENT = ["movie", "good", "acting", "story", "happy", "car", "quickly", "beautiful", "run", "bright"]
@@ -57,14 +57,26 @@ def lexicon() -> WordNetLexicon:
     return default_lexicon()
 
 
-def whitespace_augmenter(config: AugmentConfig, lexicon: WordNetLexicon) -> Augmenter:
-    return Augmenter(config, lexicon=lexicon, pos_tagger=None, tokenize=str.split, detokenize=" ".join)
+def eda(ops=EDA_OPS, **fields) -> AugmentSettings:
+    """Augmentation settings, by default the four EDA operations."""
+    return AugmentSettings(ops=list(ops), **fields)
+
+
+def augment_all(augmenter: Augmenter, texts, labels) -> tuple[list, AugmentStats]:
+    """Augment a whole dataset: the new examples (originals not included) and per-operation counts."""
+    stats = AugmentStats()
+    copies = [copy for text, label in zip(texts, labels, strict=True) for copy in augmenter.augment(text, label, stats)]
+    return copies, stats
+
+
+def whitespace_augmenter(settings: AugmentSettings, lexicon: WordNetLexicon) -> Augmenter:
+    return Augmenter(settings, lexicon=lexicon, pos_tagger=None, tokenize=str.split, detokenize=" ".join)
 
 
 @SETTINGS
 @given(words=sentences, label=labels, seed=st.integers(0, 2**32), alpha=alphas)
 def test_label_preserving_ops_keep_the_label(lexicon, words, label, seed, alpha) -> None:
-    augmenter = Augmenter(AugmentConfig(alpha=alpha, copies_per_example=8, seed=seed), lexicon=lexicon)
+    augmenter = Augmenter(eda(alpha=alpha, copies=8, seed=seed), lexicon=lexicon)
     copies = augmenter.augment(" ".join(words), label)
     assert all(copy.label == label and copy.op in EDA_OPS for copy in copies)
     assert all(copy.text.strip() for copy in copies)
@@ -73,18 +85,18 @@ def test_label_preserving_ops_keep_the_label(lexicon, words, label, seed, alpha)
 @SETTINGS
 @given(words=sentences, label=labels, seed=st.integers(0, 2**32))
 def test_same_seed_same_copies_whatever_the_order(lexicon, words, label, seed) -> None:
-    config = AugmentConfig(copies_per_example=6, seed=seed, alpha=0.3)
+    config = eda(copies=6, seed=seed, alpha=0.3)
     text = " ".join(words)
     first = Augmenter(config, lexicon=lexicon).augment(text, label)
     others_first = (["an unrelated good film first", text], [1, label])
-    examples, _ = Augmenter(config, lexicon=lexicon).augment_all(*others_first)
+    examples, _ = augment_all(Augmenter(config, lexicon=lexicon), *others_first)
     assert first == [copy for copy in examples if copy in first] == examples[len(examples) - len(first) :]
 
 
 def test_different_seeds_give_different_copies(lexicon) -> None:
     text = "the happy children run quickly through the beautiful bright garden near the old car"
     runs = {
-        tuple(Augmenter(AugmentConfig(seed=seed, copies_per_example=4), lexicon=lexicon).augment(text, 1))
+        tuple(Augmenter(eda(seed=seed, copies=4), lexicon=lexicon).augment(text, 1))
         for seed in range(5)
     }
     assert len(runs) > 1
@@ -149,67 +161,48 @@ def test_swap_and_insertion_keep_every_original_word(lexicon, words, seed, alpha
 
 
 def test_copies_that_change_nothing_are_dropped_and_counted(lexicon) -> None:
-    augmenter = whitespace_augmenter(
-        AugmentConfig(ops=[SYNONYM_REPLACEMENT, RANDOM_SWAP], copies_per_example=4), lexicon
-    )
-    examples, stats = augmenter.augment_all(["10 10", "the the"], [0, 1])
+    augmenter = whitespace_augmenter(eda([SYNONYM_REPLACEMENT, RANDOM_SWAP], copies=4), lexicon)
+    examples, stats = augment_all(augmenter, ["10 10", "the the"], [0, 1])
     assert examples == []
     assert sum(stats.unchanged.values()) == 8 and not stats.produced
-    examples, stats = augmenter.augment_all(["the good movie was bright"], [1])
+    examples, stats = augment_all(augmenter, ["the good movie was bright"], [1])
     assert stats.produced[SYNONYM_REPLACEMENT] == 2 and len(examples) == sum(stats.produced.values())
     assert stats.as_dict()["produced"] == dict(stats.produced)
 
 
 def test_ops_take_turns_across_copies(lexicon) -> None:
-    augmenter = Augmenter(AugmentConfig(copies_per_example=8, alpha=0.3), lexicon=lexicon)
+    augmenter = Augmenter(eda(copies=8, alpha=0.3), lexicon=lexicon)
     copies = augmenter.augment("the happy children quickly run to the beautiful bright car", "x")
     assert {copy.op for copy in copies} == set(EDA_OPS)
 
 
-def test_antonym_replacement_is_refused_without_a_label_map() -> None:
+def test_antonym_replacement_is_refused_without_a_label_map(lexicon) -> None:
     with pytest.raises(NlptlError, match="antonym_label_map"):
-        AugmentConfig(ops=[ANTONYM_REPLACEMENT])
+        check(eda([ANTONYM_REPLACEMENT]))
     with pytest.raises(NlptlError, match="antonym_label_map"):
-        AugmentConfig(ops=[*EDA_OPS, ANTONYM_REPLACEMENT], antonym_label_map={})
+        check(eda([*EDA_OPS, ANTONYM_REPLACEMENT], antonym_label_map={}))
     with pytest.raises(NlptlError, match="antonym_label_map"):
-        flip_label_with_antonym("a good film", "positive", None)
+        Augmenter(eda([ANTONYM_REPLACEMENT]), lexicon=lexicon)
 
 
 def test_antonym_replacement_flips_text_and_label(lexicon) -> None:
     flip = {"positive": "negative", "negative": "positive"}
-    text, label = flip_label_with_antonym("The acting was GOOD .", "positive", flip, lexicon=lexicon)
+    one_antonym = Augmenter(eda([ANTONYM_REPLACEMENT], copies=1, seed=0, antonym_label_map=flip), lexicon=lexicon)
+    [(text, label)] = [(copy.text, copy.label) for copy in one_antonym.augment("The acting was GOOD .", "positive")]
     assert label == "negative"
     assert text in {"The acting was BAD.", "The acting was EVIL.", "The acting was ILL."}
-    assert flip_label_with_antonym("the table", "positive", flip, lexicon=lexicon) is None
-    config = AugmentConfig(ops=[ANTONYM_REPLACEMENT], copies_per_example=2, antonym_label_map=flip)
+    assert one_antonym.augment("the table", "positive") == []
+    config = eda([ANTONYM_REPLACEMENT], copies=2, antonym_label_map=flip)
     unmapped_labels = (["a good film", "a good film"], ["neutral", 0])
-    examples, stats = Augmenter(config, lexicon=lexicon).augment_all(*unmapped_labels)
+    examples, stats = augment_all(Augmenter(config, lexicon=lexicon), *unmapped_labels)
     assert examples == [] and stats.skipped[ANTONYM_REPLACEMENT] == 4
 
 
-@pytest.mark.parametrize(
-    ("settings_", "message"),
-    [
-        ({"ops": ["shuffle"]}, "Unknown augment ops"),
-        ({"ops": []}, "non-empty"),
-        ({"ops": "random_swap"}, "non-empty"),
-        ({"alpha": 0}, "alpha"),
-        ({"alpha": {"random_swap": 1.5}}, "alpha"),
-        ({"alpha": {"shuffle": 0.1}}, "Unknown augment alpha"),
-        ({"copies_per_example": 0}, "copies_per_example"),
-        ({"ops": ["contextual_substitution"]}, "mlm_model_dir"),
-    ],
-)
-def test_bad_config_is_refused(settings_, message) -> None:
-    with pytest.raises(NlptlError, match=message):
-        AugmentConfig(**settings_)
-
-
-def test_alpha_per_op_and_mention_replacement_refused_for_text(lexicon) -> None:
-    config = AugmentConfig(alpha={RANDOM_DELETION: 0.5})
-    assert config.alpha_for(RANDOM_DELETION) == 0.5 and config.alpha_for(RANDOM_SWAP) == 0.1
+def test_empty_ops_and_mention_replacement_are_refused_for_text(lexicon) -> None:
+    with pytest.raises(NlptlError, match="non-empty"):
+        Augmenter(eda([]), lexicon=lexicon)
     with pytest.raises(NlptlError, match="text classification"):
-        Augmenter(AugmentConfig(ops=["mention_replacement"]), lexicon=lexicon)
+        Augmenter(eda(["mention_replacement"]), lexicon=lexicon)
 
 
 def test_pos_tags_choose_the_sense(lexicon) -> None:
@@ -221,7 +214,7 @@ def test_pos_tags_choose_the_sense(lexicon) -> None:
 
     looked_up = SingleWordLexicon(lexicon)
     augmenter = Augmenter(
-        AugmentConfig(ops=[SYNONYM_REPLACEMENT], copies_per_example=3),
+        eda([SYNONYM_REPLACEMENT], copies=3),
         lexicon=looked_up,
         pos_tagger=tag_all_as_verbs,
     )

@@ -17,9 +17,9 @@ LABELS = "labels"  # the label-id column every task's prepare_labels writes
 
 
 class RowAugmenter(Protocol):
-    def augment(self, row: dict[str, Any], stats: AugmentStats,
-                seed: int | str | None = None) -> list[tuple[str, dict[str, Any]]]:
-        """(operation, new row) per augmented copy of `row`; `seed` overrides the configured one."""
+    def augment(self, row: dict[str, Any], stats: AugmentStats, seed: int | str | None = None,
+                copies: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(operation, new row) per augmented copy of `row`; `seed` and `copies` override the settings'."""
 
     def show(self, row: dict[str, Any]) -> dict[str, Any]:
         """The augmented part of a row, readable (label names, not ids), for augmentation_samples.jsonl."""
@@ -31,10 +31,10 @@ class TextRows:
     def __init__(self, augmenter: Augmenter, text_column: str, label_names: Sequence[str]) -> None:
         self.augmenter, self.text_column, self.label_names = augmenter, text_column, list(label_names)
 
-    def augment(self, row: dict[str, Any], stats: AugmentStats,
-                seed: int | str | None = None) -> list[tuple[str, dict[str, Any]]]:
-        copies = self.augmenter.augment(row[self.text_column] or "", row[LABELS], stats, seed=seed)
-        return [(copy.op, {**row, self.text_column: copy.text, LABELS: copy.label}) for copy in copies]
+    def augment(self, row: dict[str, Any], stats: AugmentStats, seed: int | str | None = None,
+                copies: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        made = self.augmenter.augment(row[self.text_column] or "", row[LABELS], stats, seed=seed, copies=copies)
+        return [(copy.op, {**row, self.text_column: copy.text, LABELS: copy.label}) for copy in made]
 
     def show(self, row: dict[str, Any]) -> dict[str, Any]:
         return {"text": row[self.text_column], "label": self.label_names[row[LABELS]]}
@@ -47,12 +47,12 @@ class TaggedRows:
         self.augmenter, self.tokens_column, self.label_names = augmenter, tokens_column, list(label_names)
         self.tag_ids = {name: i for i, name in enumerate(self.label_names)}
 
-    def augment(self, row: dict[str, Any], stats: AugmentStats,
-                seed: int | str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    def augment(self, row: dict[str, Any], stats: AugmentStats, seed: int | str | None = None,
+                copies: int | None = None) -> list[tuple[str, dict[str, Any]]]:
         tags = [self.label_names[i] for i in row[LABELS]]
-        copies = self.augmenter.augment(list(row[self.tokens_column] or ()), tags, stats, seed=seed)
+        made = self.augmenter.augment(list(row[self.tokens_column] or ()), tags, stats, seed=seed, copies=copies)
         return [(copy.op, {**row, self.tokens_column: copy.tokens, LABELS: [self.tag_ids[t] for t in copy.tags]})
-                for copy in copies]
+                for copy in made]
 
     def show(self, row: dict[str, Any]) -> dict[str, Any]:
         return {"tokens": list(row[self.tokens_column]), "tags": [self.label_names[i] for i in row[LABELS]]}

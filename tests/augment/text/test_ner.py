@@ -9,13 +9,14 @@ from hypothesis import strategies as st
 from nlptl.augment import (
     EDA_OPS,
     MENTION_REPLACEMENT,
-    AugmentConfig,
+    AugmentStats,
     MentionBank,
     NerAugmenter,
 )
-from nlptl.augment.iob import entity_spans, mention_tags, validate_iob2
-from nlptl.augment.wordnet import WordNetLexicon, default_lexicon
+from nlptl.augment.text.iob import entity_spans, mention_tags, validate_iob2
+from nlptl.augment.text.wordnet import WordNetLexicon, default_lexicon
 from nlptl.errors import NlptlError
+from nlptl.recipe import AugmentSettings
 
 SETTINGS = settings(max_examples=50, deadline=None)
 OUTSIDE_WORDS = ["the", "happy", "man", "went", "quickly", "to", "beautiful", "city", "in", "1999", ",", "."]
@@ -32,6 +33,19 @@ mention_segment = st.sampled_from([(kind, name) for kind, names in NAMES.items()
 tagged_sentences = st.lists(st.one_of(outside_segment, mention_segment), min_size=1, max_size=10).map(
     lambda segments: [pair for segment in segments for pair in segment]
 )
+
+
+def settings_for(ops=EDA_OPS, **fields) -> AugmentSettings:
+    """Augmentation settings, by default the four EDA operations."""
+    return AugmentSettings(ops=list(ops), **fields)
+
+
+def augment_all(augmenter: NerAugmenter, token_lists, tag_lists) -> tuple[list, AugmentStats]:
+    """Augment a whole dataset: the new examples (originals not included) and per-operation counts."""
+    stats = AugmentStats()
+    copies = [copy for tokens, tags in zip(token_lists, tag_lists, strict=True)
+              for copy in augmenter.augment(tokens, tags, stats)]
+    return copies, stats
 
 
 def mentions(tokens: list[str], tags: list[str]) -> list[tuple[str, tuple[str, ...]]]:
@@ -52,7 +66,7 @@ def bank() -> MentionBank:
 @given(sentence=tagged_sentences, seed=st.integers(0, 2**32), alpha=st.sampled_from([0.1, 0.3, 1.0]))
 def test_eda_ops_keep_every_mention_and_alignment(lexicon, sentence, seed, alpha) -> None:
     tokens, tags = [token for token, _ in sentence], [tag for _, tag in sentence]
-    augmenter = NerAugmenter(AugmentConfig(alpha=alpha, copies_per_example=8, seed=seed), lexicon=lexicon)
+    augmenter = NerAugmenter(settings_for(alpha=alpha, copies=8, seed=seed), lexicon=lexicon)
     for copy in augmenter.augment(tokens, tags):
         assert copy.op in EDA_OPS
         assert len(copy.tokens) == len(copy.tags) > 0
@@ -64,7 +78,7 @@ def test_eda_ops_keep_every_mention_and_alignment(lexicon, sentence, seed, alpha
 @given(sentence=tagged_sentences, seed=st.integers(0, 2**32), alpha=st.sampled_from([0.1, 0.5, 1.0]))
 def test_mention_replacement_keeps_types_and_rebuilds_iob2(lexicon, bank, sentence, seed, alpha) -> None:
     tokens, tags = [token for token, _ in sentence], [tag for _, tag in sentence]
-    config = AugmentConfig(ops=[MENTION_REPLACEMENT], alpha=alpha, copies_per_example=3, seed=seed)
+    config = settings_for([MENTION_REPLACEMENT], alpha=alpha, copies=3, seed=seed)
     for copy in NerAugmenter(config, mention_bank=bank, lexicon=lexicon).augment(tokens, tags):
         assert len(copy.tokens) == len(copy.tags)
         validate_iob2(copy.tags)
@@ -80,7 +94,7 @@ def test_mention_replacement_keeps_types_and_rebuilds_iob2(lexicon, bank, senten
 @given(sentence=tagged_sentences, seed=st.integers(0, 2**32))
 def test_same_seed_same_copies(lexicon, bank, sentence, seed) -> None:
     tokens, tags = [token for token, _ in sentence], [tag for _, tag in sentence]
-    config = AugmentConfig(ops=[*EDA_OPS, MENTION_REPLACEMENT], copies_per_example=5, seed=seed)
+    config = settings_for([*EDA_OPS, MENTION_REPLACEMENT], copies=5, seed=seed)
     first = NerAugmenter(config, mention_bank=bank, lexicon=lexicon).augment(tokens, tags)
     second = NerAugmenter(config, mention_bank=bank, lexicon=lexicon).augment(tokens, tags)
     assert first == second
@@ -98,20 +112,19 @@ def test_mention_bank_collects_unique_mentions_in_order() -> None:
 
 def test_a_lone_mention_of_its_type_is_left_alone(lexicon) -> None:
     bank = MentionBank({"LOC": [("Paris",)]})
-    config = AugmentConfig(ops=[MENTION_REPLACEMENT], copies_per_example=2)
-    copies, stats = NerAugmenter(config, mention_bank=bank, lexicon=lexicon).augment_all(
-        [["Paris", "is", "big"]], [["B-LOC", "O", "O"]]
-    )
+    config = settings_for([MENTION_REPLACEMENT], copies=2)
+    copies, stats = augment_all(NerAugmenter(config, mention_bank=bank, lexicon=lexicon),
+                                [["Paris", "is", "big"]], [["B-LOC", "O", "O"]])
     assert copies == [] and stats.unchanged[MENTION_REPLACEMENT] == 2
 
 
 def test_counts_per_op(lexicon, bank) -> None:
-    config = AugmentConfig(ops=[*EDA_OPS, MENTION_REPLACEMENT], copies_per_example=5, alpha=0.3)
+    config = settings_for([*EDA_OPS, MENTION_REPLACEMENT], copies=5, alpha=0.3)
     augmenter = NerAugmenter(config, mention_bank=bank, lexicon=lexicon)
     sentence = ["John", "Smith", "went", "quickly", "to", "the", "beautiful", "city", "of", "Paris"]
     tags = ["B-PER", "I-PER", "O", "O", "O", "O", "O", "O", "O", "B-LOC"]
-    copies, stats = augmenter.augment_all([sentence], [tags])
-    assert {copy.op for copy in copies} == set(config.ops)
+    copies, stats = augment_all(augmenter, [sentence], [tags])
+    assert {copy.op for copy in copies} == set(augmenter.ops) == {*EDA_OPS, MENTION_REPLACEMENT}
     assert sum(stats.produced.values()) == len(copies) == 5
 
 
@@ -127,12 +140,12 @@ def test_counts_per_op(lexicon, bank) -> None:
 )
 def test_misaligned_or_non_iob2_input_is_refused(lexicon, tokens, tags, message) -> None:
     with pytest.raises(NlptlError, match=message):
-        NerAugmenter(lexicon=lexicon).augment(tokens, tags)
+        NerAugmenter(settings_for(), lexicon=lexicon).augment(tokens, tags)
 
 
 def test_ner_refuses_label_flipping_and_needs_a_bank(lexicon) -> None:
     flip = {"positive": "negative"}
     with pytest.raises(NlptlError, match="NER"):
-        NerAugmenter(AugmentConfig(ops=["antonym_replacement"], antonym_label_map=flip), lexicon=lexicon)
+        NerAugmenter(settings_for(["antonym_replacement"], antonym_label_map=flip), lexicon=lexicon)
     with pytest.raises(NlptlError, match="MentionBank"):
-        NerAugmenter(AugmentConfig(ops=[MENTION_REPLACEMENT]), lexicon=lexicon)
+        NerAugmenter(settings_for([MENTION_REPLACEMENT]), lexicon=lexicon)
