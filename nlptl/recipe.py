@@ -74,8 +74,9 @@ class TrainConfig:
     eval_batch_size: int = 64
     grad_accum: int = 1
     lr: LearningRate = 2e-5  # "auto": a short LR range test first (`nlptl lr-find`); 2e-5 suits bert-base, not MiniLM
-    lr_find_steps: int = 24  # range test: optimizer steps at most (one batch each), exponentially spaced rates
-    lr_find_range: tuple[float, float] = (1e-6, 1e-1)  # range test: first and last learning rate
+    lr_find_steps: int = 20  # range test: optimizer steps at most (one batch each), exponentially spaced rates
+    lr_find_range: tuple[float, float] = (1e-5, 1e-1)  # range test: first and last learning rate
+    lr_find_batch_size: int | None = None  # range test rows per step; None: batch_size // 4 (see lr_find)
     lr_find_rule: str = "valley"  # steepest | valley | minimum (see nlptl.training.lr_find.suggest_lr)
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
