@@ -77,7 +77,7 @@ class TrainConfig:
     lr_find_steps: int = 20  # range test: optimizer steps at most (one batch each), exponentially spaced rates
     lr_find_range: tuple[float, float] = (1e-5, 1e-1)  # range test: first and last learning rate
     lr_find_batch_size: int | None = None  # range test rows per step; None: batch_size // 4 (see lr_find)
-    lr_find_rule: str = "valley"  # steepest | valley | minimum (see nlptl.training.lr_find.suggest_lr)
+    lr_find_rule: str = "minimum"  # minimum (lowest loss / 10) | steepest | valley: nlptl.training.lr_find.suggest_lr
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     scheduler: str = "linear"  # linear | cosine | constant
