@@ -1,6 +1,7 @@
 """`nlptl` command line.
 
   nlptl train RECIPE [--overrides]            fine-tune; RECIPE is a recipe .py file or a saved recipe.yaml
+  nlptl lr-find RECIPE [--overrides]          LR range test on the recipe's data/model/strategy: lr_find.png
   nlptl predict MODEL INPUT --output OUTPUT   label every row of a file or data set split
   nlptl push OUTPUT_DIR REPO_ID               upload a trained run with a model card to the Hugging Face Hub
   nlptl compare RECIPE --strategies full,lora --budgets 100,all --seeds 3   learning curves per strategy
@@ -106,6 +107,25 @@ def run_push(args: argparse.Namespace) -> None:
     print(where)
 
 
+def run_lr_find(path: str, argv: list[str]) -> None:
+    """Print the suggestion and where the curve is; user errors in one line with exit code 2."""
+    from nlptl.recipe import apply_overrides
+    from nlptl.run import find_learning_rate, setup_logging
+
+    setup_logging()
+    try:
+        recipe = apply_overrides(load_recipe_file(path), argv)
+        found = find_learning_rate(recipe)
+    except NlptlError as err:
+        print(f"nlptl: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    out = recipe.resolved_output_dir()
+    print(f"suggested learning rate: {found.suggested_lr:.3g} ({found.rule} rule; steepest "
+          f"{found.suggestions['steepest']:.3g}, valley {found.suggestions['valley']:.3g}, minimum/10 "
+          f"{found.suggestions['minimum']:.3g}); {len(found.lrs)} steps in {found.seconds:.1f} s; curve: "
+          f"{out / 'lr_find.png'}. Train with --train.lr {found.suggested_lr:.3g} (or --train.lr auto)")
+
+
 def run_command(action: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:
     """User errors in one line with exit code 2; an interrupted prediction says how to continue."""
     from nlptl.run import setup_logging
@@ -129,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     train_cmd = commands.add_parser("train", help="fine-tune from a recipe", add_help=False)
     train_cmd.add_argument("recipe", help="recipe .py file or recipe.yaml")
+    find_cmd = commands.add_parser("lr-find", help="LR range test: loss vs learning rate, a suggested rate",
+                                   add_help=False)
+    find_cmd.add_argument("recipe", help="recipe .py file or recipe.yaml")
     add_predict_parser(commands)
     add_push_parser(commands)
     compare_cmd = commands.add_parser("compare", help="transfer strategies x label budgets x seeds", add_help=False)
@@ -143,6 +166,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"nlptl: error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
         run_main(recipe, rest)
+        return
+    if args.command == "lr-find":
+        run_lr_find(args.recipe, rest)
         return
     if args.command == "compare":
         from nlptl.compare import main as compare_main

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from typing import Any
 import yaml
 
 from nlptl.errors import NlptlError
+
+LearningRate = float | str  # a number, or "auto": an LR range test on the run's data picks it (nlptl.training.lr_find)
+LR_RULES = ("steepest", "valley", "minimum")  # how the range test's curve becomes a suggestion (lr_find.suggest_lr)
 
 
 @dataclass
@@ -69,7 +73,11 @@ class TrainConfig:
     batch_size: int = 32  # per process, per micro-batch
     eval_batch_size: int = 64
     grad_accum: int = 1
-    lr: float = 2e-5
+    lr: LearningRate = 2e-5  # "auto": a short LR range test first (`nlptl lr-find`); 2e-5 suits bert-base, not MiniLM
+    lr_find_steps: int = 20  # range test: optimizer steps at most (one batch each), exponentially spaced rates
+    lr_find_range: tuple[float, float] = (1e-5, 1e-1)  # range test: first and last learning rate
+    lr_find_batch_size: int | None = None  # range test rows per step; None: batch_size // 4 (see lr_find)
+    lr_find_rule: str = "minimum"  # minimum (lowest loss / 10) | steepest | valley: nlptl.training.lr_find.suggest_lr
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     scheduler: str = "linear"  # linear | cosine | constant
@@ -203,8 +211,23 @@ def _strip_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def parse_learning_rate(value: Any, name: str) -> float | str:
+    """A positive-or-zero number or `auto`; anything else is a clear error naming the field."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        lr = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        lr = math.nan
+    if not lr >= 0 or math.isinf(lr):
+        raise NlptlError(f"--{name}: cannot read {value!r} as a learning rate: give a number (e.g. 1e-4) or auto")
+    return lr
+
+
 def parse_value(text: str, tp: Any, name: str) -> Any:
     """Convert one command-line string to the field's declared type, or say which field is wrong."""
+    if tp == LearningRate:
+        return parse_learning_rate(text, name)
     base, optional = _strip_optional(tp)
     if optional and text.lower() in ("none", "null", ""):
         return None
@@ -247,6 +270,8 @@ def _type_name(tp: Any) -> str:
 
 def _check_value(value: Any, tp: Any, name: str) -> Any:
     """Validate a value from YAML against the field type (YAML already gives ints, lists, dicts)."""
+    if tp == LearningRate:
+        return parse_learning_rate(value, name)
     base, optional = _strip_optional(tp)
     if value is None:
         if optional:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -26,6 +27,8 @@ from nlptl.recipe import Recipe, apply_overrides, recipe_to_yaml
 from nlptl.tasks import get_task
 from nlptl.training.checkpoints import find_resume_checkpoint, list_checkpoints
 from nlptl.training.distributed import force_cpu, partial_state
+from nlptl.training.learning_check import check_learning, warn
+from nlptl.training.lr_find import RangeTest, find_lr
 from nlptl.training.strategies import Strategy, build_strategy
 from nlptl.training.tracking import available_trackers, flat_hparams
 from nlptl.training.trainer import Trainer
@@ -108,6 +111,24 @@ def save_outputs(trainer: Trainer, tokenizer, recipe: Recipe, metrics: dict) -> 
     trainer.task.write_reports(metrics, output_dir)
 
 
+def resolve_lr(recipe: Recipe, task, tokenizer, splits, accelerator: Accelerator,
+               resumed: bool) -> tuple[Recipe, RangeTest | None]:
+    """`train.lr auto`: the recipe the trainer gets holds the range test's rate (a resumed run reuses the rate
+    recorded in its output dir, so it continues with the same one)."""
+    if recipe.train.lr != "auto":
+        return recipe, None
+    found = find_lr(recipe, task, splits["train"], accelerator, task.collator(tokenizer),
+                    recipe.resolved_output_dir(), reuse=resumed)
+    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, lr=found.suggested_lr)), found
+
+
+def learning_verdict(trainer: Trainer, metrics: dict) -> dict:
+    """metrics.json's `did_not_learn` (and its reasons), from the final validation (else test) metrics."""
+    split = "validation" if "validation" in metrics else "test"
+    signs = check_learning(trainer.task, metrics.get(split), trainer.state, trainer.loss_window, split)
+    return {"did_not_learn": bool(signs), **({"did_not_learn_because": signs} if signs else {})}
+
+
 def train(recipe: Recipe) -> dict:
     """Fine-tune, evaluate and save one recipe; returns metrics.json's content."""
     run_started = time.perf_counter()
@@ -128,23 +149,28 @@ def train(recipe: Recipe) -> dict:
     tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
     augmentation = AugmentStage(recipe, task, accelerator)  # checks recipe.augment before any data is read
     splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first, augmentation)
+    recipe, lr_found = resolve_lr(recipe, task, tokenizer, splits, accelerator, resumed=resume_from is not None)
     trainer = Trainer(recipe, task, tokenizer, splits, accelerator, strategy, augmentation.train_collator)
     accelerator.init_trackers(recipe.name, config=flat_hparams(recipe))
     if resume_from is not None:
         trainer.resume(resume_from)
         if accelerator.is_main_process:
             trim_history(output_dir / "history.jsonl", trainer.state.step)
-    metrics = {"train": {**trainer.fit(run_started), "precision": precision.as_dict()}}
+    metrics = {"train": {"lr": recipe.train.lr, **trainer.fit(run_started), "precision": precision.as_dict()}}
+    if lr_found is not None:
+        metrics["train"]["lr_find"] = lr_found.to_dict()
     metrics["train"].update(augmentation.report(output_dir))  # counts; augmentation_samples.jsonl
     trainer.load_best_model()
     for split in ("validation", "test"):
         if split in splits:
             metrics[split] = trainer.evaluate(split)
+    metrics["train"].update(learning_verdict(trainer, metrics))
     if accelerator.is_main_process:
         save_outputs(trainer, tokenizer, recipe, metrics)
         shown = ("accuracy", "f1", recipe.train.metric_for_best, "num_examples")
         logger.info("done: %s", {split: {k: v for k, v in split_metrics.items() if k in shown}
                                  for split, split_metrics in metrics.items() if split != "train"})
+    warn(metrics["train"].get("did_not_learn_because", []), recipe.train.lr)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     if recipe.push_to_hub and accelerator.is_main_process:
@@ -152,6 +178,19 @@ def train(recipe: Recipe) -> dict:
 
         logger.info("pushed to the Hub: %s", push(output_dir, recipe.push_to_hub, private=recipe.hub_private))
     return metrics
+
+
+def find_learning_rate(recipe: Recipe) -> RangeTest:
+    """`nlptl lr-find`: the range test alone on the recipe's data, model and strategy; writes lr_find.png and
+    lr_find.json to the output dir and nothing else (no checkpoint, no model)."""
+    accelerator = make_accelerator(recipe, choose_precision(recipe, resuming=False))
+    set_seed(recipe.seed)
+    task = get_task(recipe.task)
+    tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
+    augmentation = AugmentStage(recipe, task, accelerator)
+    splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first, augmentation)
+    return find_lr(recipe, task, splits["train"], accelerator, task.collator(tokenizer),
+                   recipe.resolved_output_dir())
 
 
 def setup_logging() -> None:

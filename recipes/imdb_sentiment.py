@@ -19,6 +19,7 @@ recipe = Recipe(
         truncation="head_tail",
         head_tokens=64,
     ),
+    # lr 5e-5 suits bert-base and MiniLM here (the README's main job); --train.lr auto measures one for others.
     train=TrainConfig(epochs=2, batch_size=16, eval_batch_size=64, lr=5e-5, metric_for_best="accuracy"),
 )
 

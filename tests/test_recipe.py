@@ -38,13 +38,28 @@ def test_overrides_do_not_change_the_original():
 
 @pytest.mark.parametrize("argv, message", [
     (["--train.lrr", "1"], "unknown option"),
-    (["--train.lr", "fast"], "--train.lr: cannot read 'fast' as float"),
+    (["--train.lr", "fast"], "--train.lr: cannot read 'fast' as a learning rate: give a number"),
+    (["--train.lr=-1e-4"], "cannot read '-1e-4' as a learning rate"),
     (["--train.group_by_length", "maybe"], "cannot read 'maybe' as bool"),
     (["--mirrors", "nonsense"], "mirrors"),
 ])
 def test_bad_overrides_name_the_field(argv, message):
     with pytest.raises(NlptlError, match=message):
         apply_overrides(Recipe(), argv)
+
+
+def test_lr_auto_parses_and_round_trips(tmp_path):
+    recipe = apply_overrides(Recipe(name="x"), ["--train.lr", "AUTO", "--train.lr_find_range", "1e-7,1"])
+    assert recipe.train.lr == "auto" and recipe.train.lr_find_range == (1e-7, 1.0)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(recipe_to_yaml(recipe))
+    assert "lr: auto" in path.read_text() and load_recipe_yaml(path) == recipe
+    data = recipe_to_dict(Recipe())
+    data["train"]["lr"] = 3
+    assert recipe_from_dict(data).train.lr == 3.0
+    data["train"]["lr"] = "fast"
+    with pytest.raises(NlptlError, match="cannot read 'fast' as a learning rate"):
+        recipe_from_dict(data)
 
 
 def test_yaml_round_trip(tmp_path):

@@ -44,6 +44,7 @@ def test_fine_tunes_and_writes_every_output(tiny_model_dir, tiny_data_dir, tmp_p
     assert [h["epoch"] for h in history] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     assert {"step", "epoch", "loss", "lr", "samples_per_second", "validation"} <= set(history[0])
     assert history[-1]["loss"] < history[0]["loss"]
+    assert saved["train"]["did_not_learn"] is False and "did_not_learn" not in history[-1]  # a learning run
     assert not list(out.glob(".*tmp")) and not list(out.glob(".staging-*"))
 
 

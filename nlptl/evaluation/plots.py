@@ -48,3 +48,23 @@ def plot_entity_f1(per_type: dict[str, dict], path: Path, title: str) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+
+
+def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], suggestions: dict[str, float],
+                 rule: str, path: Path) -> None:
+    """Loss vs learning rate (log x) from a range test, with each rule's suggestion; the chosen one solid."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(lrs, losses, "o", color="tab:gray", alpha=0.5, markersize=3, label="loss per step")
+    ax.plot(lrs, smoothed, color="tab:blue", label="smoothed")
+    for name, lr in suggestions.items():
+        ax.axvline(lr, color="tab:red" if name == rule else "tab:orange", linestyle="-" if name == rule else ":",
+                   label=f"{name}{' (chosen)' if name == rule else ''}: {lr:.2g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    ax.set_title("LR range test")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)

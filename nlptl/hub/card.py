@@ -208,6 +208,8 @@ def training_summary(train: dict[str, Any]) -> str:
         parts.append(f"{train['train_runtime_s']:.1f} s")
     if train.get("trainable_parameters") is not None and train.get("total_parameters"):
         parts.append(f"{train['trainable_parameters']:,} of {train['total_parameters']:,} parameters trained")
+    if train.get("did_not_learn"):
+        parts.append("**the run did not learn** (" + "; ".join(train.get("did_not_learn_because") or []) + ")")
     return ", ".join(parts)
 
 
@@ -225,11 +227,20 @@ def eval_results(metrics: dict[str, Any], pipeline_tag: str, dataset: str, confi
     ]
 
 
-def hyperparameters(recipe: dict[str, Any]) -> list[tuple[str, str]]:
+def learning_rate(recipe_lr: Any, trained: dict[str, Any]) -> Any:
+    """The rate as set, and with `auto` the one the LR range test chose (and how)."""
+    found = trained.get("lr_find")
+    if recipe_lr != "auto" or not isinstance(found, dict):
+        return recipe_lr
+    return (f"auto: {found['suggested_lr']:.3g}, chosen by an LR range test ({len(found.get('lrs', []))} steps, "
+            f"{found.get('rule')} rule, {found.get('seconds', 0):.1f} s; curve in lr_find.png)")
+
+
+def hyperparameters(recipe: dict[str, Any], trained: dict[str, Any] | None = None) -> list[tuple[str, str]]:
     train, data, model = recipe.get("train", {}), recipe.get("data", {}), recipe.get("model", {})
     batch, accumulation = train.get("batch_size"), train.get("grad_accum", 1)
     rows = [
-        ("learning rate", train.get("lr")),
+        ("learning rate", learning_rate(train.get("lr"), trained or {})),
         ("batch size (per process)", batch),
         ("gradient accumulation", accumulation),
         ("epochs", train.get("epochs")),
@@ -340,7 +351,7 @@ def build_card(run_dir: Path, repo_id: str, license: str | None = None,
         config_name=data.get("config_name"), data_lines=data_lines,
         strategy=describe_strategy(recipe),
         augmentation=describe_setting(augmentation_setting(recipe), "none"),
-        hyperparameters=hyperparameters(recipe), result_columns=columns, result_rows=rows,
+        hyperparameters=hyperparameters(recipe, metrics.get("train") or {}), result_columns=columns, result_rows=rows,
         train_lines=training_summary(metrics.get("train") or {}), plots=sorted(p.name for p in run_dir.glob("*.png")),
         versions=framework_versions(),
     )

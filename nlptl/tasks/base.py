@@ -66,3 +66,7 @@ class Task(Protocol):
 
     def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
         """Plots and reports for the evaluated splits; returns the files written."""
+
+    def not_learned(self, metrics: dict, split: str) -> list[str]:
+        """Signs in one split's metrics that the model predicts no better than a constant (one line each), for
+        `nlptl.training.learning_check`; empty when the metrics show learning."""

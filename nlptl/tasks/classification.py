@@ -23,6 +23,7 @@ from nlptl.evaluation.plots import plot_confusion_matrix
 from nlptl.first_token import last_layer_first_token_only
 from nlptl.models import load_labelled_model
 from nlptl.recipe import AugmentSettings, Recipe
+from nlptl.training.learning_check import majority_sign, one_class_sign
 
 
 def encode_batch(batch: dict[str, list], indices: list[int], tokenizer: PreTrainedTokenizerBase,
@@ -128,6 +129,16 @@ class SequenceClassificationTask:
         )
         result["num_examples"] = len(references)
         return result
+
+    def not_learned(self, metrics: dict, split: str) -> list[str]:
+        """All predictions one class, or accuracy at the majority-class rate."""
+        matrix = metrics.get("confusion_matrix")
+        if not matrix:
+            return []
+        names = metrics.get("labels") or self.label_names
+        signs = [one_class_sign([sum(column) for column in zip(*matrix, strict=True)], names, split),
+                 majority_sign(metrics["accuracy"], [sum(row) for row in matrix], names, split)]
+        return [sign for sign in signs if sign]
 
     def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
         split = "test" if "test" in metrics else "validation"

@@ -194,3 +194,7 @@ class MaskedLMTask:
 
     def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
         return []
+
+    def not_learned(self, metrics: dict, split: str) -> list[str]:
+        """No constant-predictor rate to compare with here: the training-loss sign alone applies."""
+        return []

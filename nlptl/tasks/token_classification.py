@@ -179,6 +179,12 @@ class TokenClassificationTask:
         result["num_words_beyond_first_window"] = sum(columns[OVERFLOW_WORDS_COLUMN])
         return result
 
+    def not_learned(self, metrics: dict, split: str) -> list[str]:
+        """No entity found: what predicting O for every word scores."""
+        if metrics.get("f1", 1.0) > 0:
+            return []
+        return [f"{split} entity F1 is 0 (no entity found correctly: what predicting 'O' for every word scores)"]
+
     def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
         split = "test" if "test" in metrics else "validation"
         if split not in metrics or not metrics[split].get("per_type"):

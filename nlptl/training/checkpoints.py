@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nlptl.errors import NlptlError
@@ -22,6 +22,8 @@ class LoopState:
     best_checkpoint: str | None = None
     evals_without_improvement: int = 0
     samples_seen: int = 0
+    first_losses: list[float] = field(default_factory=list)  # per-step training losses (learning_check)
+    recent_losses: list[float] = field(default_factory=list)
 
     def state_dict(self) -> dict:
         return asdict(self)

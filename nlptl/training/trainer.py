@@ -29,6 +29,7 @@ from nlptl.recipe import Recipe
 from nlptl.tasks.base import Task
 from nlptl.training.checkpoints import LoopState, checkpoint_dir, rotate
 from nlptl.training.clipping import clip_gradients
+from nlptl.training.learning_check import check_learning, loss_window, record_loss, warn
 from nlptl.training.optim import build_optimizer, build_scheduler
 from nlptl.training.strategies import FullFineTuning, Strategy, parameter_counts
 
@@ -84,6 +85,7 @@ class Trainer:
         self.steps_per_epoch = math.ceil(len(self.train_loader) / self.cfg.grad_accum)
         self.total_steps = self.cfg.max_steps or max(math.ceil(self.cfg.epochs * self.steps_per_epoch),
                                                      self.cfg.min_steps or 0)
+        self.loss_window = loss_window(self.total_steps, self.cfg.log_every)  # for the did-not-learn check
         self.strategy.on_train_start(self.total_steps, self.steps_per_epoch)
         self.scheduler = accelerator.prepare(build_scheduler(self.optimizer, self.cfg, self.total_steps))
         self.eval_loaders = {
@@ -175,6 +177,7 @@ class Trainer:
         samples = sum(len(batch["labels"]) for batch in window) * acc.num_processes
         self.state.samples_seen += samples
         loss = acc.reduce(torch.tensor(local_loss, device=acc.device), reduction="sum").item()
+        record_loss(self.state, loss / max(total, 1), self.loss_window)
         return loss, int(total), samples
 
     def should_stop(self) -> bool:
@@ -220,6 +223,7 @@ class Trainer:
                   "loss": train_loss, "lr": self.scheduler.get_last_lr()[0],
                   "samples_per_second": samples_per_second}
         path = checkpoint_dir(self.output_dir, state.step)
+        metrics = None
         if "validation" in self.splits:
             metrics = self.evaluate("validation")
             scalars = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
@@ -236,6 +240,10 @@ class Trainer:
                 state.evals_without_improvement = 0
             else:
                 state.evals_without_improvement += 1
+        signs = check_learning(self.task, metrics, state, self.loss_window)
+        if signs:
+            record["did_not_learn"] = signs
+            warn(signs, self.cfg.lr)
         if acc.is_main_process:
             append_jsonl(self.output_dir / "history.jsonl", record)
         self.save_checkpoint(path)
