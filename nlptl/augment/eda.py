@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from nlptl.augment.config import AugmentConfig
-from nlptl.augment.engine import AugmentStats, OperationRunner, Substituter, example_rng, op_schedule
+from nlptl.augment.engine import AugmentStats, OperationRunner, Substituter, op_schedule
 from nlptl.augment.ops import (
     ANTONYM_REPLACEMENT,
     CONTEXTUAL_SUBSTITUTION,
@@ -22,6 +22,7 @@ from nlptl.augment.ops import (
 from nlptl.augment.pos import PosTagger
 from nlptl.augment.wordnet import INSTALL_HINT
 from nlptl.errors import NlptlError
+from nlptl.seeding import example_rng
 
 #: Operations that make sense for a whole-text label.
 TEXT_OPS = (*EDA_OPS, ANTONYM_REPLACEMENT, CONTEXTUAL_SUBSTITUTION)

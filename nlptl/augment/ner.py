@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from nlptl.augment.config import AugmentConfig
-from nlptl.augment.engine import AugmentStats, OperationRunner, Substituter, example_rng, op_schedule
+from nlptl.augment.engine import AugmentStats, OperationRunner, Substituter, op_schedule
 from nlptl.augment.iob import entity_spans, mention_tags, validate_iob2
 from nlptl.augment.ops import (
     CONTEXTUAL_SUBSTITUTION,
@@ -25,6 +25,7 @@ from nlptl.augment.ops import (
 )
 from nlptl.augment.pos import PosTagger
 from nlptl.errors import NlptlError
+from nlptl.seeding import example_rng
 
 #: Operations that keep token tags correct (no label flipping: it has no meaning for tags).
 NER_OPS = (*EDA_OPS, MENTION_REPLACEMENT, CONTEXTUAL_SUBSTITUTION)

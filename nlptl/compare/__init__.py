@@ -19,7 +19,7 @@ from pathlib import Path
 from nlptl.compare.grid import Arm, Cell, cells, parse_budgets, parse_seeds, parse_strategies, run_grid
 from nlptl.compare.report import plot_learning_curves, run_row, score_split, summarize, write_csv, write_markdown
 from nlptl.errors import NlptlError
-from nlptl.recipe import Recipe, apply_overrides
+from nlptl.recipe import Recipe, apply_overrides, load_recipe_file
 from nlptl.training.distributed import partial_state
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,6 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main(recipe_path: str, argv: list[str]) -> list[dict]:
     """CLI entry: recipe file + compare options + recipe overrides; user errors exit 2 in one line."""
-    from nlptl.cli import load_recipe_file
     from nlptl.run import setup_logging
     from nlptl.training.strategies import STRATEGIES
 

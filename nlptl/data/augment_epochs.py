@@ -19,9 +19,9 @@ from typing import Any, Protocol
 import torch
 
 from nlptl.augment import AugmentStats
-from nlptl.augment.engine import example_rng
 from nlptl.data.augment_log import SampleRecorder
 from nlptl.data.augment_rows import RowAugmenter
+from nlptl.seeding import example_rng
 
 EXAMPLE_ID = "example_id"
 ENCODE_CHUNK = 1000  # raw rows tokenized per call of the task's encoder

@@ -26,11 +26,11 @@ from transformers import (
 )
 
 from nlptl import models
-from nlptl.augment.engine import example_rng
 from nlptl.data.collate import PadCollator
 from nlptl.data.truncation import encode_single
 from nlptl.errors import NlptlError
 from nlptl.recipe import Recipe
+from nlptl.seeding import example_rng
 
 logger = logging.getLogger(__name__)
 
