@@ -17,8 +17,8 @@ from nlptl.augment import (
     SYNONYM_REPLACEMENT,
     AugmentConfig,
     Augmenter,
+    AugmentStats,
     Token,
-    flip_label_with_antonym,
 )
 from nlptl.augment.ops import changes_for, random_deletion, random_insertion, random_swap, synonym_replacement
 from nlptl.augment.wordnet import WordNetLexicon, default_lexicon
@@ -28,6 +28,20 @@ from nlptl.errors import NlptlError
 SETTINGS = settings(max_examples=50, deadline=None)
 CONTENT = ["movie", "good", "acting", "story", "happy", "car", "quickly", "beautiful", "run", "bright"]
 OTHER = ["the", "not", "was", "and", "very", "10", "3.5", ",", "!", "(", "a"]
+def augment_all(augmenter, examples, labels):
+    """Every example's copies (originals not included) and the counts over all of them."""
+    stats = AugmentStats()
+    return [copy for example, label in zip(examples, labels, strict=True)
+            for copy in augmenter.augment(example, label, stats)], stats
+
+
+def flip_label_with_antonym(text, label, flip, lexicon):
+    """One antonym swap and the label it implies, or None."""
+    config = AugmentConfig(ops=[ANTONYM_REPLACEMENT], copies_per_example=1, seed=0, antonym_label_map=flip)
+    copies = Augmenter(config, lexicon=lexicon).augment(text, label)
+    return (copies[0].text, copies[0].label) if copies else None
+
+
 CASINGS = [str.lower, str.upper, str.title]
 
 word = st.builds(lambda text, case: case(text), st.sampled_from(CONTENT + OTHER), st.sampled_from(CASINGS))
@@ -77,7 +91,7 @@ def test_same_seed_same_copies_whatever_the_order(lexicon, words, label, seed) -
     text = " ".join(words)
     first = Augmenter(config, lexicon=lexicon).augment(text, label)
     others_first = (["an unrelated good film first", text], [1, label])
-    examples, _ = Augmenter(config, lexicon=lexicon).augment_all(*others_first)
+    examples, _ = augment_all(Augmenter(config, lexicon=lexicon), *others_first)
     assert first == [copy for copy in examples if copy in first] == examples[len(examples) - len(first) :]
 
 
@@ -152,10 +166,10 @@ def test_copies_that_change_nothing_are_dropped_and_counted(lexicon) -> None:
     augmenter = whitespace_augmenter(
         AugmentConfig(ops=[SYNONYM_REPLACEMENT, RANDOM_SWAP], copies_per_example=4), lexicon
     )
-    examples, stats = augmenter.augment_all(["10 10", "the the"], [0, 1])
+    examples, stats = augment_all(augmenter, ["10 10", "the the"], [0, 1])
     assert examples == []
     assert sum(stats.unchanged.values()) == 8 and not stats.produced
-    examples, stats = augmenter.augment_all(["the good movie was bright"], [1])
+    examples, stats = augment_all(augmenter, ["the good movie was bright"], [1])
     assert stats.produced[SYNONYM_REPLACEMENT] == 2 and len(examples) == sum(stats.produced.values())
     assert stats.as_dict()["produced"] == dict(stats.produced)
 
@@ -172,7 +186,7 @@ def test_antonym_replacement_is_refused_without_a_label_map() -> None:
     with pytest.raises(NlptlError, match="antonym_label_map"):
         AugmentConfig(ops=[*EDA_OPS, ANTONYM_REPLACEMENT], antonym_label_map={})
     with pytest.raises(NlptlError, match="antonym_label_map"):
-        flip_label_with_antonym("a good film", "positive", None)
+        AugmentConfig(ops=[ANTONYM_REPLACEMENT], antonym_label_map=None)
 
 
 def test_antonym_replacement_flips_text_and_label(lexicon) -> None:
@@ -183,7 +197,7 @@ def test_antonym_replacement_flips_text_and_label(lexicon) -> None:
     assert flip_label_with_antonym("the table", "positive", flip, lexicon=lexicon) is None
     config = AugmentConfig(ops=[ANTONYM_REPLACEMENT], copies_per_example=2, antonym_label_map=flip)
     unmapped_labels = (["a good film", "a good film"], ["neutral", 0])
-    examples, stats = Augmenter(config, lexicon=lexicon).augment_all(*unmapped_labels)
+    examples, stats = augment_all(Augmenter(config, lexicon=lexicon), *unmapped_labels)
     assert examples == [] and stats.skipped[ANTONYM_REPLACEMENT] == 4
 
 

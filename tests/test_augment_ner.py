@@ -10,12 +10,21 @@ from nlptl.augment import (
     EDA_OPS,
     MENTION_REPLACEMENT,
     AugmentConfig,
+    AugmentStats,
     MentionBank,
     NerAugmenter,
 )
-from nlptl.augment.iob import entity_spans, mention_tags, validate_iob2
 from nlptl.augment.wordnet import WordNetLexicon, default_lexicon
 from nlptl.errors import NlptlError
+from nlptl.iob2 import entity_spans, mention_tags, validate_iob2
+
+
+def augment_all(augmenter, examples, labels):
+    """Every example's copies (originals not included) and the counts over all of them."""
+    stats = AugmentStats()
+    return [copy for example, label in zip(examples, labels, strict=True)
+            for copy in augmenter.augment(example, label, stats)], stats
+
 
 SETTINGS = settings(max_examples=50, deadline=None)
 OUTSIDE_WORDS = ["the", "happy", "man", "went", "quickly", "to", "beautiful", "city", "in", "1999", ",", "."]
@@ -99,9 +108,8 @@ def test_mention_bank_collects_unique_mentions_in_order() -> None:
 def test_a_lone_mention_of_its_type_is_left_alone(lexicon) -> None:
     bank = MentionBank({"LOC": [("Paris",)]})
     config = AugmentConfig(ops=[MENTION_REPLACEMENT], copies_per_example=2)
-    copies, stats = NerAugmenter(config, mention_bank=bank, lexicon=lexicon).augment_all(
-        [["Paris", "is", "big"]], [["B-LOC", "O", "O"]]
-    )
+    copies, stats = augment_all(NerAugmenter(config, mention_bank=bank, lexicon=lexicon),
+                                [["Paris", "is", "big"]], [["B-LOC", "O", "O"]])
     assert copies == [] and stats.unchanged[MENTION_REPLACEMENT] == 2
 
 
@@ -110,7 +118,7 @@ def test_counts_per_op(lexicon, bank) -> None:
     augmenter = NerAugmenter(config, mention_bank=bank, lexicon=lexicon)
     sentence = ["John", "Smith", "went", "quickly", "to", "the", "beautiful", "city", "of", "Paris"]
     tags = ["B-PER", "I-PER", "O", "O", "O", "O", "O", "O", "O", "B-LOC"]
-    copies, stats = augmenter.augment_all([sentence], [tags])
+    copies, stats = augment_all(augmenter, [sentence], [tags])
     assert {copy.op for copy in copies} == set(config.ops)
     assert sum(stats.produced.values()) == len(copies) == 5
 

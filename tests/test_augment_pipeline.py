@@ -15,12 +15,12 @@ from test_token_classification import NAMES, ner_recipe, write_ner_splits
 import nlptl
 from nlptl import NlptlError
 from nlptl.augment import EDA_OPS, MENTION_REPLACEMENT, RANDOM_SWAP, SYNONYM_REPLACEMENT
-from nlptl.augment.iob import entity_spans
 from nlptl.augment.names import resolve_ops
 from nlptl.data.augmentation import Augmentation
 from nlptl.data.batching import LengthGroupedBatches
 from nlptl.data.loading import load_raw_splits
 from nlptl.data.pipeline import build_datasets
+from nlptl.iob2 import entity_spans
 from nlptl.models import load_tokenizer
 from nlptl.recipe import apply_overrides, load_recipe_yaml, recipe_to_yaml
 from nlptl.tasks import get_task
@@ -247,17 +247,3 @@ def test_ner_pipeline_offline_and_on_the_fly(tiny_model_dir, ner_dir, tmp_path):
     assert torch.all(scored > 0)  # every window scores its words
     with pytest.raises(NlptlError, match="antonym_replacement cannot be used for NER"):
         build(ner_augmented(tiny_model_dir, ner_dir, tmp_path, ops=["antonym"], antonym_label_map={"O": "O"}))
-
-
-def test_fast_treebank_rules_match_nltk():
-    from nltk.tokenize import NLTKWordTokenizer
-    from nltk.tokenize.treebank import TreebankWordDetokenizer
-
-    from nlptl.augment.eda import _treebank
-
-    tokenize, detokenize = _treebank()
-    texts = ['He said "don\'t" -- (really) [x] {y} it\'s Mr. Smith\'s $3.88...', "``quoted'' can't won't gonna!",
-             "a moving , funny film ; 10/10 .", "Isn't it?! 'Yes' -- she said (twice)."]
-    for text in texts:
-        words = NLTKWordTokenizer().tokenize(text)
-        assert tokenize(text) == words and detokenize(words) == TreebankWordDetokenizer().detokenize(words)

@@ -1,26 +1,15 @@
-"""CoNLL reading: sentence boundaries, tag column, line numbers, IOB1 -> IOB2, label validation."""
+"""CoNLL reading: sentence boundaries, tag column, line numbers (IOB1 -> IOB2: tests/test_iob2.py)."""
 
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from nlptl.data.conll import (
-    ConllSentence,
-    convert_iob1_to_iob2,
-    iob1_to_iob2,
-    label_names_from_sentences,
-    parse_conll_lines,
-    read_conll,
-    read_conll_dataset,
-    sentences_to_dataset,
-    starts_entity_with_inside,
-    validate_tags,
-)
+from nlptl.data.conll import parse_conll_lines, read_conll, read_conll_dataset, sentences_to_dataset
 from nlptl.errors import NlptlError
 
 CONLL_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
-CONLL_PARQUET = Path("/work/shared/data/conll2003/validation.parquet")
+CONLL_PARQUET = "conll2003/validation.parquet"  # in ../shared/data
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -77,67 +66,15 @@ def test_missing_file_is_user_error(tmp_path: Path) -> None:
         read_conll(tmp_path / "missing.conll")
 
 
-@pytest.mark.parametrize(
-    ("iob1", "iob2"),
-    [
-        (["I-PER", "I-PER", "O"], ["B-PER", "I-PER", "O"]),
-        (["I-PER", "B-PER", "I-PER"], ["B-PER", "B-PER", "I-PER"]),  # B- only between same-type entities
-        (["O", "I-LOC", "I-ORG", "I-ORG"], ["O", "B-LOC", "B-ORG", "I-ORG"]),  # type change opens entity
-        (["B-MISC", "I-MISC", "O", "B-PER"], ["B-MISC", "I-MISC", "O", "B-PER"]),  # already IOB2
-        ([], []),
-    ],
-)
-def test_iob1_to_iob2(iob1: list[str], iob2: list[str]) -> None:
-    assert iob1_to_iob2(iob1) == iob2
-    assert starts_entity_with_inside(iob1) == (iob1 != iob2)
-    assert not starts_entity_with_inside(iob2)
-
-
-def test_convert_sentences_keeps_lines_and_path() -> None:
-    [sentence] = parse_conll_lines(["U.N. I-ORG", "official O", "Ekeus I-PER"], path="f.conll")
-    [converted] = convert_iob1_to_iob2([sentence])
-    assert converted.tags == ["B-ORG", "O", "B-PER"]
-    assert (converted.line_numbers, converted.path) == ([1, 2, 3], "f.conll")
-
-
-def test_unknown_tag_error_names_file_line_and_tag(tmp_path: Path) -> None:
-    path = write(tmp_path, "EU B-ORG\n\nPeter B-PER\nBlackburn I-PRE\n")
-    sentences = read_conll(path)
-    validate_tags(sentences[0], CONLL_LABELS)
-    with pytest.raises(NlptlError) as error:
-        validate_tags(sentences[1], CONLL_LABELS)
-    message = str(error.value)
-    assert f"{path}:4" in message
-    assert "'I-PRE'" in message and "'PRE'" in message  # the tag and its unknown type
-    assert "add 'B-PRE' and 'I-PRE'" in message  # what to fix
-
-
-def test_tag_with_known_type_but_not_in_labels() -> None:
-    sentence = ConllSentence(["x"], ["E-PER"], [7], "f.conll")
-    with pytest.raises(NlptlError, match=r"f\.conll:7: tag 'E-PER' .*not in the label list"):
-        validate_tags(sentence, CONLL_LABELS)
-
-
-def test_label_names_from_sentences_is_stable() -> None:
-    sentences = parse_conll_lines(["a B-PER", "b I-PER", "c O", "", "d B-LOC"])
-    assert label_names_from_sentences(sentences) == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
-
-
-def test_sentences_to_dataset_with_and_without_label_names() -> None:
+def test_sentences_to_dataset_keeps_tags_as_strings() -> None:
     sentences = parse_conll_lines(["EU B-ORG", "rejects O", "", "Peter B-PER", "Blackburn I-PER"])
-    as_strings = sentences_to_dataset(sentences)
-    assert as_strings["ner_tags"] == [["B-ORG", "O"], ["B-PER", "I-PER"]]
-    as_ids = sentences_to_dataset(sentences, CONLL_LABELS)
-    assert as_ids["ner_tags"] == [[3, 0], [1, 2]]
-    assert as_ids.features["ner_tags"].feature.names == CONLL_LABELS
-    assert as_ids["tokens"] == [["EU", "rejects"], ["Peter", "Blackburn"]]
-    with pytest.raises(NlptlError, match="B-ORG"):
-        sentences_to_dataset(sentences, ["O", "B-PER", "I-PER"])
+    dataset = sentences_to_dataset(sentences)
+    assert dataset["ner_tags"] == [["B-ORG", "O"], ["B-PER", "I-PER"]]
+    assert dataset["tokens"] == [["EU", "rejects"], ["Peter", "Blackburn"]]
 
 
-@pytest.mark.skipif(not CONLL_PARQUET.exists(), reason="needs the shared CoNLL-2003 data")
-def test_round_trip_of_real_conll2003_sentences(tmp_path: Path) -> None:
-    frame = pd.read_parquet(CONLL_PARQUET).head(200)
+def test_round_trip_of_real_conll2003_sentences(tmp_path: Path, shared_data: Path) -> None:
+    frame = pd.read_parquet(shared_data / CONLL_PARQUET).head(200)
     lines = ["-DOCSTART- -X- -X- O", ""]
     for tokens, tag_ids in zip(frame["tokens"], frame["ner_tags"], strict=True):
         lines += [
@@ -145,9 +82,9 @@ def test_round_trip_of_real_conll2003_sentences(tmp_path: Path) -> None:
         ]
         lines.append("")
     path = write(tmp_path, "\n".join(lines))
-    dataset = sentences_to_dataset(read_conll(path), CONLL_LABELS)
+    dataset = read_conll_dataset([path])
     assert dataset["tokens"] == [list(tokens) for tokens in frame["tokens"]]
-    assert dataset["ner_tags"] == [list(tag_ids) for tag_ids in frame["ner_tags"]]
+    assert dataset["ner_tags"] == [[CONLL_LABELS[i] for i in tag_ids] for tag_ids in frame["ner_tags"]]
 
 
 def test_the_shipped_example_reads_as_iob2_with_docstart_skipped():

@@ -10,7 +10,7 @@ only when configured, so this package never imports torch or transformers by its
 """
 
 from nlptl.augment.config import KNOWN_OPS, AugmentConfig
-from nlptl.augment.eda import TEXT_OPS, AugmentedExample, Augmenter, flip_label_with_antonym
+from nlptl.augment.eda import TEXT_OPS, AugmentedExample, Augmenter
 from nlptl.augment.engine import AugmentStats
 from nlptl.augment.ner import NER_OPS, AugmentedTokens, MentionBank, NerAugmenter, replace_mentions
 from nlptl.augment.ops import (
@@ -50,7 +50,6 @@ __all__ = [
     "Token",
     "WordNetLexicon",
     "antonyms",
-    "flip_label_with_antonym",
     "load_wordnet",
     "replace_mentions",
     "synonyms",

@@ -6,12 +6,12 @@ tokens, so "good!" can still become "great!") and joined back with its detokeniz
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import NamedTuple
 
 from nlptl.augment.config import AugmentConfig
 from nlptl.augment.engine import AugmentStats, OperationRunner, Substituter, op_schedule
+from nlptl.augment.nltk_adapter import treebank
 from nlptl.augment.ops import (
     ANTONYM_REPLACEMENT,
     CONTEXTUAL_SUBSTITUTION,
@@ -20,8 +20,6 @@ from nlptl.augment.ops import (
     tokens_from_words,
 )
 from nlptl.augment.pos import PosTagger
-from nlptl.augment.wordnet import INSTALL_HINT
-from nlptl.errors import NlptlError
 from nlptl.seeding import example_rng
 
 #: Operations that make sense for a whole-text label.
@@ -57,7 +55,7 @@ class Augmenter:
         self.config.require_ops_within(TEXT_OPS, "text classification")
         self._runner = OperationRunner(self.config, lexicon, pos_tagger, substituter)
         if tokenize is None or detokenize is None:
-            default_tokenize, default_detokenize = _treebank()
+            default_tokenize, default_detokenize = treebank()
             tokenize, detokenize = tokenize or default_tokenize, detokenize or default_detokenize
         self._tokenize = tokenize
         self._detokenize = detokenize
@@ -95,66 +93,3 @@ class Augmenter:
             stats.produced[op] += 1
             copies.append(AugmentedExample(self._detokenize(new_words), new_label, op))
         return copies
-
-    def augment_all(
-        self, texts: Iterable[str], labels: Iterable[Hashable]
-    ) -> tuple[list[AugmentedExample], AugmentStats]:
-        """Augment a whole dataset: the new examples (originals not included) and per-operation counts."""
-        stats = AugmentStats()
-        examples = [
-            copy
-            for text, label in zip(texts, labels, strict=True)
-            for copy in self.augment(text, label, stats)
-        ]
-        return examples, stats
-
-
-def flip_label_with_antonym(
-    text: str,
-    label: Hashable,
-    antonym_label_map: Mapping[Hashable, Hashable] | None,
-    seed: int = 0,
-    lexicon: Lexicon | None = None,
-) -> tuple[str, Hashable] | None:
-    """One antonym swap and the label it implies: ("a good film", "pos") -> ("a bad film", "neg").
-
-    Refused (NlptlError) without a label map, since a text whose meaning flipped under an unchanged
-    label is a wrong training example. None when no word has an antonym or the label is unmapped.
-    """
-    config = AugmentConfig(
-        ops=(ANTONYM_REPLACEMENT,), copies_per_example=1, seed=seed, antonym_label_map=antonym_label_map
-    )
-    copies = Augmenter(config, lexicon=lexicon).augment(text, label)
-    return (copies[0].text, copies[0].label) if copies else None
-
-
-def _treebank() -> tuple[Callable[[str], list[str]], Callable[[Sequence[str]], str]]:
-    try:
-        from nltk.tokenize import NLTKWordTokenizer
-        from nltk.tokenize.treebank import TreebankWordDetokenizer
-    except ImportError as error:
-        raise NlptlError(f"Text augmentation needs NLTK: {INSTALL_HINT}.") from error
-    tokenizer, detokenizer = _stdlib_patterns(NLTKWordTokenizer()), _stdlib_patterns(TreebankWordDetokenizer())
-    return tokenizer.tokenize, lambda words: detokenizer.detokenize(list(words))
-
-
-_RE_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE
-
-
-def _stdlib_patterns(treebank: object) -> object:
-    """The Treebank rules compiled with `re`, as NLTK did before 3.10: NLTK now runs every regex through a
-    timeout wrapper (a guard for caller-supplied patterns), which made these fixed rules 2-3x slower; the
-    output is the same (checked on SST-2 and IMDb texts)."""
-
-    def compiled(value: object) -> object:
-        if isinstance(value, list | tuple):
-            return type(value)(compiled(item) for item in value)
-        pattern, flags = getattr(value, "pattern", None), getattr(value, "flags", None)
-        if isinstance(pattern, str) and isinstance(flags, int) and not isinstance(value, re.Pattern):
-            return re.compile(pattern, flags & _RE_FLAGS)
-        return value
-
-    for name in dir(type(treebank)):
-        if name.isupper():  # STARTING_QUOTES, PUNCTUATION, CONTRACTIONS2, ...
-            setattr(treebank, name, compiled(getattr(treebank, name)))
-    return treebank

@@ -13,7 +13,6 @@ from typing import NamedTuple
 
 from nlptl.augment.config import AugmentConfig
 from nlptl.augment.engine import AugmentStats, OperationRunner, Substituter, op_schedule
-from nlptl.augment.iob import entity_spans, mention_tags, validate_iob2
 from nlptl.augment.ops import (
     CONTEXTUAL_SUBSTITUTION,
     EDA_OPS,
@@ -25,6 +24,7 @@ from nlptl.augment.ops import (
 )
 from nlptl.augment.pos import PosTagger
 from nlptl.errors import NlptlError
+from nlptl.iob2 import entity_spans, mention_tags, validate_iob2
 from nlptl.seeding import example_rng
 
 #: Operations that keep token tags correct (no label flipping: it has no meaning for tags).
@@ -163,18 +163,6 @@ class NerAugmenter:
             new_tokens = [token.text for token in new_sentence]
             copies.append(AugmentedTokens(new_tokens, [token.tag for token in new_sentence], op))
         return copies
-
-    def augment_all(
-        self, token_lists: Iterable[Sequence[str]], tag_lists: Iterable[Sequence[str]]
-    ) -> tuple[list[AugmentedTokens], AugmentStats]:
-        """Augment a whole dataset: the new examples (originals not included) and per-operation counts."""
-        stats = AugmentStats()
-        examples = [
-            copy
-            for tokens, tags in zip(token_lists, tag_lists, strict=True)
-            for copy in self.augment(tokens, tags, stats)
-        ]
-        return examples, stats
 
 
 def _alternatives(bank: MentionBank, entity_type: str, current: Sequence[Token]) -> list[tuple[str, ...]]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nlptl.augment.nltk_adapter import base_forms, synset_offsets, wordnet30_reader_class
 from nlptl.errors import NlptlError
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def load_wordnet(
     for directory in source.trusted_dirs:
         if directory not in nltk.data.path:
             nltk.data.path.append(directory)  # appended, so the user's own data is still searched first
-    reader_class = _wordnet30_reader_class()
+    reader_class = wordnet30_reader_class()
     with warnings.catch_warnings():
         # "multilingual functions are not available": expected, we load no Open Multilingual Wordnet.
         warnings.simplefilter("ignore", UserWarning)
@@ -215,9 +216,8 @@ class WordNetLexicon:
         key = (word.lower(), _checked_pos(pos))
         if key not in self._synonyms:
             lookup = key[0].replace(" ", "_")
-            index = self.wordnet._lemma_pos_offset_map
-            names = (name for p in ((pos,) if pos else POS_ORDER) for form in self.wordnet._morphy(lookup, p)
-                     for offset in index[form].get(p, []) for name in self._data(p)[offset])
+            names = (name for p in ((pos,) if pos else POS_ORDER) for form in base_forms(self.wordnet, lookup, p)
+                     for offset in synset_offsets(self.wordnet, form, p) for name in self._data(p)[offset])
             self._synonyms[key] = _unique_phrases(names, exclude=key[0])
         return list(self._synonyms[key])
 
@@ -309,21 +309,3 @@ def _import_nltk() -> Any:
     except ImportError as error:
         raise NlptlError(f"Text augmentation needs NLTK and WordNet: {INSTALL_HINT}.") from error
     return nltk
-
-
-def _wordnet30_reader_class() -> type:
-    from nltk.corpus.reader.wordnet import WordNetCorpusReader
-
-    class WordNet30Reader(WordNetCorpusReader):
-        """NLTK's reader, minus the mapping of this WordNet onto the globally installed ``wordnet`` corpus.
-
-        That mapping only serves the Open Multilingual Wordnet; it costs ~1.5 s and fails outright when
-        the data came from anywhere but ``nltk_data``. For WordNet 3.0 the mapping is the identity.
-        """
-
-        def map_wn(self, version: str = "wordnet") -> Any:
-            if self.get_version() == "3.0":
-                return None
-            return super().map_wn(version)
-
-    return WordNet30Reader

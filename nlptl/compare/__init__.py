@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nlptl.compare.grid import Arm, Cell, cells, parse_budgets, parse_seeds, parse_strategies, run_grid
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["Arm", "Cell", "compare", "main"]
 
 
-def compare(base: Recipe, strategies: list[Arm | str], budgets: list[int | None], seeds: list[int], root: Path,
+def compare(base: Recipe, strategies: Sequence[Arm | str], budgets: list[int | None], seeds: list[int], root: Path,
             metric: str | None = None, train: Callable[[Recipe], dict] | None = None) -> list[dict]:
     """Run (or read back) every cell, then write compare.csv, compare.md and learning_curves.png under root."""
     from nlptl.run import train as train_recipe

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import datasets
 import torch
@@ -53,6 +53,12 @@ class SequenceClassificationTask:
     name = "sequence_classification"
     stratify_column = "labels"
     main_metric = "accuracy"
+    pipeline_tag = "text-classification"
+    description = "text classification"
+    metric_names = {"accuracy": "Accuracy", "f1": "F1 (macro)", "precision": "Precision (macro)",
+                    "recall": "Recall (macro)"}
+    model_class: type = AutoModelForSequenceClassification
+    architecture_suffix = "ForSequenceClassification"
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
@@ -93,12 +99,13 @@ class SequenceClassificationTask:
         """EDA on the text column (a text pair's second text is left as it is); antonym replacement flips labels
         by the recipe's label-name map."""
         check_text_columns("train", train, recipe.data.text_column, recipe.data.text_pair_column)
-        label_map = label_id_map(config.antonym_label_map or {}, self.label_names)
+        names = cast(Mapping[str, str], config.antonym_label_map or {})  # label names, as in the recipe
+        label_map = cast(Mapping[Hashable, Hashable], label_id_map(names, self.label_names))
         augmenter = Augmenter(dataclasses.replace(config, antonym_label_map=label_map or None))
         return TextRows(augmenter, recipe.data.text_column, self.label_names)
 
     def build_model(self, recipe: Recipe) -> PreTrainedModel:
-        return load_labelled_model(AutoModelForSequenceClassification, recipe.model, recipe.mirrors, self.label_names)
+        return load_labelled_model(self.model_class, recipe.model, recipe.mirrors, self.label_names)
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> PadCollator:
         return PadCollator(tokenizer)
@@ -123,6 +130,9 @@ class SequenceClassificationTask:
         )
         result["num_examples"] = len(references)
         return result
+
+    def metrics_from_loss(self, loss: float) -> dict[str, float]:
+        return {}
 
     def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
         split = "test" if "test" in metrics else "validation"

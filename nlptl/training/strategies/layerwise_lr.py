@@ -17,6 +17,7 @@ class LayerwiseLR(FullFineTuning):
     below it; the embeddings sit one below the bottom layer."""
 
     name = "layerwise_lr"
+    description = "layer-wise learning-rate decay: each layer trains at lr x {lr_decay} ^ (layers above it)"
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
