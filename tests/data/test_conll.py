@@ -88,7 +88,7 @@ def test_round_trip_of_real_conll2003_sentences(tmp_path: Path, shared_data: Pat
 
 
 def test_the_shipped_example_reads_as_iob2_with_docstart_skipped():
-    folder = Path(__file__).resolve().parents[1] / "data" / "examples" / "ner"
+    folder = Path(__file__).resolve().parents[2] / "data" / "examples" / "ner"
     train = read_conll_dataset([folder / "train.conll"])
     assert len(train) == 4 and train[0]["tokens"][:2] == ["Maria", "Keller"]
     assert train[0]["ner_tags"][:2] == ["B-PER", "I-PER"] and "-DOCSTART-" not in sum(train["tokens"], [])
