@@ -142,7 +142,8 @@ def train(recipe: Recipe) -> dict:
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         write_text(output_dir / "recipe.yaml", recipe_to_yaml(recipe))
-        write_json(output_dir / PRECISION_FILE, precision.as_dict())
+        if recipe.train.mixed_precision == "auto":
+            write_json(output_dir / PRECISION_FILE, precision.as_dict())
         if resume_from is None:
             (output_dir / "history.jsonl").unlink(missing_ok=True)
     task = get_task(recipe.task)

@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover
     from httpx import TransportError  # type: ignore[no-redef]
 
 UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "*.jinja", "recipe.yaml", "history.jsonl", "*.png"]
-NOT_UPLOADED = ["README.md", "*.tmp"]
+NOT_UPLOADED = ["README.md", "*.tmp", "precision.json"]  # precision.json: resume bookkeeping (metrics.json has it)
 FILE_PREFIX = "file://"
 SCAN_LIMIT = 50 * 2**20  # weights are not scanned for the token; every other file is
 
