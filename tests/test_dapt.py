@@ -73,7 +73,7 @@ def test_a_checkpoint_without_mlm_head_is_reported(tiny_model_dir, tmp_path, cap
 def test_imdb_dapt_recipe_file_loads():
     from conftest import REPO
 
-    from nlptl.cli import load_recipe_file
+    from nlptl.recipe import load_recipe_file
 
     recipe = load_recipe_file(str(REPO / "recipes" / "imdb_dapt.py"))
     assert recipe.task == "masked_lm" and recipe.data.train_split == "unsup" and recipe.mlm.probability == 0.15

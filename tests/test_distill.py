@@ -91,7 +91,7 @@ def test_teacher_with_other_labels_is_refused(teacher_dir, tiny_model_dir):
 def test_imdb_distill_recipe_file_loads():
     from conftest import REPO
 
-    from nlptl.cli import load_recipe_file
+    from nlptl.recipe import load_recipe_file
 
     recipe = load_recipe_file(str(REPO / "recipes" / "imdb_distill.py"))
     assert recipe.strategy.name == "distill" and recipe.distill.student_layers == 3

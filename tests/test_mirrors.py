@@ -29,6 +29,15 @@ def test_missing_mirror_target_is_an_error(monkeypatch):
         resolve("x/y")
 
 
+def test_an_optional_mirror_is_used_where_it_exists_and_else_the_hub_name(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("NLPTL_MIRRORS", f"x/here=?{tmp_path},x/absent=?/does/not/exist")
+    with caplog.at_level("INFO", logger="nlptl.mirrors"):
+        assert resolve("x/here") == str(tmp_path)
+        assert resolve("x/absent") == "x/absent"
+    assert f"using the local copy {tmp_path}" in caplog.text
+    assert "/does/not/exist does not exist here, so the Hugging Face Hub name x/absent is used" in caplog.text
+
+
 def test_bad_spec():
     with pytest.raises(NlptlError, match="name=path"):
         parse_mirror_spec("a=b,broken")

@@ -1,8 +1,14 @@
 import pytest
 
 from nlptl import NlptlError, Recipe
-from nlptl.cli import load_recipe_file
-from nlptl.recipe import apply_overrides, load_recipe_yaml, recipe_from_dict, recipe_to_dict, recipe_to_yaml
+from nlptl.recipe import (
+    apply_overrides,
+    load_recipe_file,
+    load_recipe_yaml,
+    recipe_from_dict,
+    recipe_to_dict,
+    recipe_to_yaml,
+)
 
 REPO_RECIPES = ["recipes/imdb_sentiment.py", "recipes/sst2_sentiment.py"]
 

@@ -12,12 +12,11 @@ from transformers import AutoConfig
 
 import nlptl
 from nlptl import NlptlError
-from nlptl.cli import load_recipe_file
 from nlptl.data.loading import load_raw_splits
 from nlptl.data.pipeline import build_datasets
 from nlptl.data.tags import encode_tags
 from nlptl.models import load_tokenizer
-from nlptl.recipe import load_recipe_yaml
+from nlptl.recipe import load_recipe_file, load_recipe_yaml
 from nlptl.tasks import get_task
 from nlptl.tasks.token_alignment import IGNORE_INDEX
 

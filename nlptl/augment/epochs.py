@@ -21,7 +21,8 @@ import torch
 
 from nlptl.augment.report import SampleRecorder
 from nlptl.augment.rows import RowAugmenter
-from nlptl.augment.text.engine import AugmentStats, example_rng
+from nlptl.augment.text.engine import AugmentStats
+from nlptl.seeding import example_rng
 
 EXAMPLE_ID = "example_id"
 ENCODE_CHUNK = 1000  # raw rows tokenized per call of the task's encoder

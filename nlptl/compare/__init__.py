@@ -13,20 +13,20 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nlptl.compare.grid import Arm, Cell, cells, parse_budgets, parse_seeds, parse_strategies, run_grid
 from nlptl.compare.report import plot_learning_curves, run_row, score_split, summarize, write_csv, write_markdown
 from nlptl.errors import NlptlError
-from nlptl.recipe import Recipe, apply_overrides
+from nlptl.recipe import Recipe, apply_overrides, load_recipe_file
 from nlptl.training.distributed import partial_state
 
 logger = logging.getLogger(__name__)
 __all__ = ["Arm", "Cell", "compare", "main"]
 
 
-def compare(base: Recipe, strategies: list[Arm | str], budgets: list[int | None], seeds: list[int], root: Path,
+def compare(base: Recipe, strategies: Sequence[Arm | str], budgets: list[int | None], seeds: list[int], root: Path,
             metric: str | None = None, train: Callable[[Recipe], dict] | None = None) -> list[dict]:
     """Run (or read back) every cell, then write compare.csv, compare.md and learning_curves.png under root."""
     from nlptl.run import train as train_recipe
@@ -61,7 +61,6 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main(recipe_path: str, argv: list[str]) -> list[dict]:
     """CLI entry: recipe file + compare options + recipe overrides; user errors exit 2 in one line."""
-    from nlptl.cli import load_recipe_file
     from nlptl.run import setup_logging
     from nlptl.training.strategies import STRATEGIES
 

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,10 +99,10 @@ def parse_strategies(text: str, known: list[str]) -> list[Arm]:
     return arms
 
 
-def cells(arms: list[Arm | str], budgets: list[int | None], seeds: list[int]) -> list[Cell]:
+def cells(arms: Sequence[Arm | str], budgets: list[int | None], seeds: list[int]) -> list[Cell]:
     """Budget-major order: the cheap small-budget cells of every strategy finish first."""
-    arms = [arm if isinstance(arm, Arm) else Arm(arm) for arm in arms]
-    return [Cell(arm, b, seed) for b in budgets for arm in arms for seed in seeds]
+    named = [arm if isinstance(arm, Arm) else Arm(arm) for arm in arms]
+    return [Cell(arm, b, seed) for b in budgets for arm in named for seed in seeds]
 
 
 def cell_recipe(base: Recipe, cell: Cell, root: Path) -> Recipe:

@@ -1,34 +1,46 @@
-"""Dynamic padding: each batch is padded to its own longest row; labels and example ids pass through."""
+"""Dynamic padding: each batch is padded to its own longest row; labels and example ids pass through.
+
+The padding is transformers' own collators: `DataCollatorForTokenClassification` for per-token labels (padded
+with -100) and rows without labels, `DataCollatorWithPadding` for one label per row."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import torch
-from transformers import PreTrainedTokenizerBase
+from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
 
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+"""The columns a batch hands to the model's forward (the rest are targets and bookkeeping)."""
 PASSTHROUGH = ("labels", "example_id")
 
 
+class Collator(Protocol):
+    """What the trainer's loaders collate with."""
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]: ...
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called before each epoch's batches are drawn: collators that draw per epoch (augmentation,
+        masking) reseed here."""
+
+
 class PadCollator:
-    """Pads token inputs with the tokenizer; pads list-valued labels (token tasks) with -100."""
+    """Pads token inputs with the tokenizer; pads list-valued labels (token tasks) with -100. Columns other
+    than the model inputs, `labels` and `example_id` (e.g. NER's stitching columns) are left behind."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, pad_to_multiple_of: int | None = None,
-                 model_inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")) -> None:
+                 model_inputs: tuple[str, ...] = MODEL_INPUTS) -> None:
         self.tokenizer = tokenizer
-        self.pad_to_multiple_of = pad_to_multiple_of
-        self.model_inputs = model_inputs
+        self.keep = (*model_inputs, *PASSTHROUGH)
+        self.per_token = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+        self.per_row = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        features = [{k: row[k] for k in self.model_inputs if k in row} for row in rows]
-        batch = dict(self.tokenizer.pad(features, padding=True, pad_to_multiple_of=self.pad_to_multiple_of,
-                                        return_tensors="pt"))
-        width = batch["input_ids"].shape[1]
-        for key in PASSTHROUGH:
-            if key not in rows[0]:
-                continue
-            values = [row[key] for row in rows]
-            if isinstance(values[0], list):  # per-token labels
-                values = [v + [-100] * (width - len(v)) for v in values]
-            batch[key] = torch.tensor(values, dtype=torch.long)
-        return batch
+        features = [{k: row[k] for k in self.keep if k in row} for row in rows]
+        labels = features[0].get("labels")
+        pad = self.per_row if labels is not None and not isinstance(labels, list) else self.per_token
+        return dict(pad(features))
+
+    def set_epoch(self, epoch: int) -> None:
+        return None  # the same padding every epoch

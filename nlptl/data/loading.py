@@ -60,7 +60,8 @@ def data_files_in(directory: Path) -> dict[str, list[str]]:
 def builder_for(files: list[str], where: str) -> tuple[str, dict]:
     kinds = {file_format(Path(f)) for f in files}
     if len(kinds) != 1:
-        raise NlptlError(f"{where}: mixes file formats ({', '.join(sorted(kinds))}); use one format per data set")
+        raise NlptlError(f"{where}: mixes file formats ({', '.join(sorted(map(str, kinds)))}); "
+                         "use one format per data set")
     if kinds == {CONLL}:
         return CONLL, {}
     return BUILDERS[Path(files[0]).suffix]

@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 class DataTask(AugmentTask, Protocol):
     """What the pipeline and its augmentation stage ask of the task (`nlptl.tasks.base.Task` documents each)."""
 
-    stratify_column: str | None
+    @property
+    def stratify_column(self) -> str | None: ...
 
     def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict: ...
 

@@ -9,19 +9,18 @@ with its split, row, word and (for CoNLL files) file:line.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 import datasets
 
-from nlptl.data.conll import conll_location, iob1_to_iob2
+from nlptl import iob2
+from nlptl.data.conll import conll_location
 from nlptl.errors import NlptlError
 
 logger = logging.getLogger(__name__)
 LABELS_COLUMN = "labels"
-IOB_TAG = re.compile(r"^(O|[BI]-.+)$")
 _CONVERTED = "__iob1_converted"
 
 
@@ -45,13 +44,7 @@ def _is_int_feature(feature: Any) -> bool:
 
 def complete_iob2_names(names: Sequence[str]) -> list[str]:
     """Add the missing partner of each `B-X`/`I-X` (IOB1 label sets may lack `B-X`); existing ids keep."""
-    completed = list(names)
-    for name in names:
-        prefix, dash, entity_type = name.partition("-")
-        if dash and prefix in ("B", "I"):
-            for partner in (f"B-{entity_type}", f"I-{entity_type}"):
-                if partner not in completed:
-                    completed.append(partner)
+    completed = iob2.complete_names(names)
     if len(completed) > len(names):
         logger.info("added tags %s so that every entity type has B- and I- tags", completed[len(names):])
     return completed
@@ -62,14 +55,13 @@ def names_from_string_tags(train: datasets.Dataset, column: str) -> list[str]:
     promise, but a stable one)."""
     seen = {tag for tags in train[column] for tag in tags or ()}
     for tag in sorted(seen):
-        if not IOB_TAG.match(tag):
+        if not iob2.TAG.match(tag):
             row, word = find_tag(train, column, tag)
             raise NlptlError(
                 f"{describe(train, 'train', row, word)}: tag {tag!r} is not O, B-TYPE or I-TYPE; fix the data or "
                 "list every tag in data.label_names"
             )
-    types = sorted({tag[2:] for tag in seen if tag != "O"})
-    return ["O"] + [f"{prefix}-{entity_type}" for entity_type in types for prefix in "BI"]
+    return iob2.label_names(tag[2:] for tag in seen if tag != iob2.OUTSIDE)
 
 
 def tag_names_for(train: datasets.Dataset, column: str, recipe_names: list[str] | None) -> list[str]:
@@ -132,9 +124,9 @@ def encode_batch(batch: dict[str, list], indices: list[int], split: str, tokens_
                     f"{known}; fix the data or list every tag in data.label_names"
                 )
         strings = [names[tag] for tag in tags] if ids_given else tags
-        iob2 = iob1_to_iob2(strings)
-        converted.append(iob2 != strings)
-        labels.append([to_id[tag] for tag in iob2])
+        converted_tags = iob2.iob1_to_iob2(strings)
+        converted.append(converted_tags != strings)
+        labels.append([to_id[tag] for tag in converted_tags])
     return {LABELS_COLUMN: labels, _CONVERTED: converted}
 
 

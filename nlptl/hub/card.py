@@ -4,6 +4,7 @@ config.json and the plots. Metadata goes through `huggingface_hub.ModelCardData`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -12,33 +13,13 @@ from typing import Any
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-PIPELINE_TAGS = {"sequence_classification": "text-classification", "token_classification": "token-classification",
-                 "masked_lm": "fill-mask"}
-TASK_WORDS = {"text-classification": "text classification", "token-classification": "named-entity recognition",
-              "fill-mask": "masked language modelling"}
+from nlptl.errors import NlptlError
+from nlptl.inference.trained import saved_recipe
+from nlptl.recipe import DataConfig, Recipe
+from nlptl.tasks import Task, get_task
+from nlptl.training.strategies import describe_strategy as strategy_description
+
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-METRIC_NAMES = {
-    "text-classification": {"accuracy": "Accuracy", "f1": "F1 (macro)", "precision": "Precision (macro)",
-                            "recall": "Recall (macro)"},
-    "token-classification": {"f1": "Entity F1 (micro)", "precision": "Entity precision (micro)",
-                             "recall": "Entity recall (micro)", "accuracy": "Token accuracy"},
-    "fill-mask": {"perplexity": "Perplexity", "accuracy": "Masked-token accuracy"},
-}
-AUGMENT_KEYS = ("augment", "augmentation")
-FULL_FINE_TUNING = "full fine-tuning: every parameter trains at the recipe's learning rate"
-STRATEGIES = {  # recipe strategy.name -> what it did, filled from the strategy (and distill) settings
-    "full": FULL_FINE_TUNING,
-    "feature_extraction": "feature extraction: the pretrained encoder stays frozen and only the new head trains",
-    "partial_freezing": "partial freezing: the embeddings and the bottom {freeze_layers} encoder layers stay frozen",
-    "gradual_unfreezing": "gradual unfreezing (ULMFiT): layer groups are unfrozen from the top down, one more "
-                          "group every {unfreeze_every_steps} steps (every epoch when unset)",
-    "layerwise_lr": "layer-wise learning-rate decay: each layer trains at lr x {lr_decay} ^ (layers above it)",
-    "lora": "LoRA adapters (r={lora_r}, alpha={lora_alpha}, dropout={lora_dropout}, target modules: "
-            "{lora_target_modules}); the pretrained weights stay frozen",
-    "from_scratch": "trained from scratch: the architecture of the checkpoint with random weights",
-    "distill": "knowledge distillation: the soft labels of the teacher {teacher} (weight {alpha}, temperature "
-               "{temperature}) and the true labels train a student with {student_layers} layers",
-}
 
 TEMPLATE = """---
 {{ card_data }}
@@ -133,11 +114,6 @@ nlptl train recipe.yaml
 {% endfor %}"""
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text()) if path.is_file() else None
-    return data if isinstance(data, dict) else {}
-
-
 def read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -149,32 +125,17 @@ def hub_id(name: Any) -> str | None:
     return name
 
 
-def describe_strategy(recipe: dict[str, Any]) -> str:
-    """The transfer strategy in words, from the recipe's `strategy` section (full fine-tuning when absent)."""
-    strategy = recipe.get("strategy")
-    if not isinstance(strategy, dict) or not strategy.get("name"):
-        return describe_setting(strategy, FULL_FINE_TUNING)
-    name = strategy["name"]
-    settings = {**{k: v for k, v in (recipe.get("distill") or {}).items()}, **strategy}
-    template = STRATEGIES.get(name)
-    if template is None:
-        return f"`{name}`\n\n" + describe_setting(strategy, "")
-    return template.format_map({k: "default" if v is None else v for k, v in settings.items()})
+def describe_strategy(recipe: Recipe) -> str:
+    """The transfer strategy in words, as the strategy describes itself (its settings for a name unknown here)."""
+    described = strategy_description(recipe)
+    if described is None:
+        return f"`{recipe.strategy.name}`\n\n" + describe_setting(dataclasses.asdict(recipe.strategy), "")
+    return described
 
 
-def find_setting(recipe: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    """A setting that may live at the top of the recipe or in one of its sections (strategy, augmentation)."""
-    for section in (recipe, *(v for v in recipe.values() if isinstance(v, dict))):
-        for key in keys:
-            if section.get(key):
-                return section[key]
-    return None
-
-
-def augmentation_setting(recipe: dict[str, Any]) -> Any:
-    """The recipe's augmentation settings, or None when augmentation is off (a section that lists no ops)."""
-    setting = find_setting(recipe, AUGMENT_KEYS)
-    return None if isinstance(setting, dict) and not setting.get("ops") else setting
+def augmentation_setting(recipe: Recipe) -> dict[str, Any] | None:
+    """The recipe's augmentation settings, or None when augmentation is off (no ops)."""
+    return dataclasses.asdict(recipe.augment) if recipe.augment.ops else None
 
 
 def describe_setting(value: Any, default: str) -> str:
@@ -218,12 +179,12 @@ def local_name(name: Any) -> str:
     return Path(str(name)).name or str(name)
 
 
-def eval_results(metrics: dict[str, Any], pipeline_tag: str, dataset: str, config_name: str | None) -> list:
+def eval_results(metrics: dict[str, Any], task: Task, dataset: str, config_name: str | None) -> list:
     test = metrics.get("test") or {}
     return [
-        EvalResult(task_type=pipeline_tag, dataset_type=dataset, dataset_name=dataset, dataset_config=config_name,
+        EvalResult(task_type=task.pipeline_tag, dataset_type=dataset, dataset_name=dataset, dataset_config=config_name,
                    dataset_split="test", metric_type=key, metric_name=name, metric_value=round(float(test[key]), 4))
-        for key, name in METRIC_NAMES.get(pipeline_tag, {}).items() if isinstance(test.get(key), int | float)
+        for key, name in task.metric_names.items() if isinstance(test.get(key), int | float)
     ]
 
 
@@ -236,31 +197,30 @@ def learning_rate(recipe_lr: Any, trained: dict[str, Any]) -> Any:
             f"{found.get('rule')} rule, {found.get('seconds', 0):.1f} s; curve in lr_find.png)")
 
 
-def hyperparameters(recipe: dict[str, Any], trained: dict[str, Any] | None = None) -> list[tuple[str, str]]:
-    train, data, model = recipe.get("train", {}), recipe.get("data", {}), recipe.get("model", {})
-    batch, accumulation = train.get("batch_size"), train.get("grad_accum", 1)
+def hyperparameters(recipe: Recipe, trained: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    train, data, model = recipe.train, recipe.data, recipe.model
     rows = [
-        ("learning rate", learning_rate(train.get("lr"), trained or {})),
-        ("batch size (per process)", batch),
-        ("gradient accumulation", accumulation),
-        ("epochs", train.get("epochs")),
-        ("max steps", train.get("max_steps")),
-        ("min steps", train.get("min_steps")),
-        ("optimizer", f"AdamW (betas {format_value(train.get('adam_betas'))}, eps {train.get('adam_eps')})"),
-        ("weight decay", train.get("weight_decay")),
-        ("scheduler", f"{train.get('scheduler')}, warmup ratio {train.get('warmup_ratio')}"),
-        ("max grad norm", train.get("max_grad_norm")),
-        ("mixed precision", train.get("mixed_precision")),
-        ("max length (tokens)", data.get("max_length")),
-        ("truncation", data.get("truncation")),
-        ("dropout override", model.get("dropout")),
-        ("seed", recipe.get("seed")),
+        ("learning rate", learning_rate(train.lr, trained or {})),
+        ("batch size (per process)", train.batch_size),
+        ("gradient accumulation", train.grad_accum),
+        ("epochs", train.epochs),
+        ("max steps", train.max_steps),
+        ("min steps", train.min_steps),
+        ("optimizer", f"AdamW (betas {format_value(train.adam_betas)}, eps {train.adam_eps})"),
+        ("weight decay", train.weight_decay),
+        ("scheduler", f"{train.scheduler}, warmup ratio {train.warmup_ratio}"),
+        ("max grad norm", train.max_grad_norm),
+        ("mixed precision", train.mixed_precision),
+        ("max length (tokens)", data.max_length),
+        ("truncation", data.truncation),
+        ("dropout override", model.dropout),
+        ("seed", recipe.seed),
     ]
     return [(name, format_value(value)) for name, value in rows if value is not None]
 
 
-def results_table(metrics: dict[str, Any], pipeline_tag: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    names = METRIC_NAMES.get(pipeline_tag, {})
+def results_table(metrics: dict[str, Any], task: Task) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    names = task.metric_names
     splits = [s for s in ("validation", "test") if isinstance(metrics.get(s), dict)]
     keys = [k for k in names if any(isinstance(metrics[s].get(k), int | float) for s in splits)]
     rows = [(s, [metric(metrics[s].get(k)) for k in keys] + [str(metrics[s].get("num_examples", ""))])
@@ -268,16 +228,14 @@ def results_table(metrics: dict[str, Any], pipeline_tag: str) -> tuple[list[str]
     return [names[k] for k in keys] + ["examples"], rows
 
 
-def length_note(pipeline_tag: str, data: dict[str, Any]) -> str:
-    max_length = data.get("max_length", "?")
+def length_note(pipeline_tag: str, data: DataConfig) -> str:
     if pipeline_tag == "token-classification":
-        return (f"Sentences longer than {max_length} sub-tokens are split into overlapping windows, so no word is "
-                "lost; only the entity types listed under Labels are found.")
+        return (f"Sentences longer than {data.max_length} sub-tokens are split into overlapping windows, so no word "
+                "is lost; only the entity types listed under Labels are found.")
     kept = {"head": "the start is kept", "tail": "the end is kept",
-            "head_tail": f"the first {data.get('head_tokens', 128)} tokens and the end are kept"}
-    truncation = data.get("truncation", "head")
-    return (f"Inputs longer than {max_length} tokens are cut ({kept.get(truncation, truncation)}) unless "
-            "predicted with `nlptl predict --long-text window`.")
+            "head_tail": f"the first {data.head_tokens} tokens and the end are kept"}
+    return (f"Inputs longer than {data.max_length} tokens are cut ({kept.get(data.truncation, data.truncation)}) "
+            "unless predicted with `nlptl predict --long-text window`.")
 
 
 def usage_snippet(repo_id: str, pipeline_tag: str) -> str:
@@ -308,15 +266,18 @@ def framework_versions() -> list[tuple[str, str]]:
 def build_card(run_dir: Path, repo_id: str, license: str | None = None,
                language: list[str] | None = None) -> ModelCard:
     """The card for a run directory, to be saved as README.md next to the uploaded files."""
-    recipe = read_yaml(run_dir / "recipe.yaml")
+    recipe = saved_recipe(run_dir)
+    if recipe is None:
+        raise NlptlError(f"{run_dir} holds no recipe.yaml, which the model card is written from; "
+                         "pass the output dir of a finished `nlptl train` run")
     metrics = read_json(run_dir / "metrics.json")
     config = read_json(run_dir / "config.json")
-    data, model = recipe.get("data", {}), recipe.get("model", {})
-    pipeline_tag = PIPELINE_TAGS.get(recipe.get("task", "sequence_classification"), "text-classification")
-    base_model, dataset = hub_id(model.get("name")), hub_id(data.get("source"))
+    data, model = recipe.data, recipe.model
+    task = get_task(recipe.task)
+    pipeline_tag = task.pipeline_tag
+    base_model, dataset = hub_id(model.name), hub_id(data.source)
     model_name = repo_id.split("/")[-1]
-    results = eval_results(metrics, pipeline_tag, dataset or local_name(data.get("source", "local data")),
-                           data.get("config_name"))
+    results = eval_results(metrics, task, dataset or local_name(data.source), data.config_name)
     card_data = ModelCardData(
         base_model=base_model, datasets=[dataset] if dataset else None, language=language, license=license,
         library_name="transformers", pipeline_tag=pipeline_tag, model_name=model_name if results else None,
@@ -326,29 +287,29 @@ def build_card(run_dir: Path, repo_id: str, license: str | None = None,
     id2label = config.get("id2label") or {}
     labels = sorted(((int(i), name) for i, name in id2label.items()), key=lambda pair: pair[0])
     test = metrics.get("test") or {}
-    names = METRIC_NAMES.get(pipeline_tag, {})
-    columns, rows = results_table(metrics, pipeline_tag)
-    data_lines = [f"text column: `{data.get('text_column', 'text')}`" if pipeline_tag != "token-classification"
-                  else f"tokens column: `{data.get('tokens_column', 'tokens')}`"]
-    for key, words in (("max_train_samples", "training examples (seeded random subset)"),
-                       ("max_eval_samples", "evaluation examples per split at most")):
-        if data.get(key):
-            data_lines.append(f"{data[key]} {words}")
+    names = task.metric_names
+    columns, rows = results_table(metrics, task)
+    data_lines = [f"text column: `{data.text_column}`" if pipeline_tag != "token-classification"
+                  else f"tokens column: `{data.tokens_column}`"]
+    if data.max_train_samples:
+        data_lines.append(f"{data.max_train_samples} training examples (seeded random subset)")
+    if data.max_eval_samples:
+        data_lines.append(f"{data.max_eval_samples} evaluation examples per split at most")
     if (metrics.get("validation") or {}).get("num_examples"):
         data_lines.append(f"validation examples: {metrics['validation']['num_examples']}")
     return ModelCard.from_template(
         card_data, template_str=TEMPLATE, repo_id=repo_id, model_name=model_name,
         base_description=f"[{base_model}](https://huggingface.co/{base_model})" if base_model
-        else f"the local checkpoint `{local_name(model.get('name', 'unknown'))}`",
-        task_words=TASK_WORDS[pipeline_tag],
+        else f"the local checkpoint `{local_name(model.name)}`",
+        task_words=task.description,
         data_description=f"[{dataset}](https://huggingface.co/datasets/{dataset})" if dataset
-        else f"the local data set `{local_name(data.get('source', 'unknown'))}`",
+        else f"the local data set `{local_name(data.source)}`",
         test_lines=[f"{names[k]}: {metric(test[k])}" for k in names if isinstance(test.get(k), int | float)],
         test_examples=test.get("num_examples", "?"), labels=labels,
         length_note=length_note(pipeline_tag, data),
         usage=usage_snippet(repo_id, pipeline_tag),
-        source=dataset or f"local data set `{local_name(data.get('source'))}`",
-        config_name=data.get("config_name"), data_lines=data_lines,
+        source=dataset or f"local data set `{local_name(data.source)}`",
+        config_name=data.config_name, data_lines=data_lines,
         strategy=describe_strategy(recipe),
         augmentation=describe_setting(augmentation_setting(recipe), "none"),
         hyperparameters=hyperparameters(recipe, metrics.get("train") or {}), result_columns=columns, result_rows=rows,

@@ -15,18 +15,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
 from huggingface_hub import HfApi, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
 from huggingface_hub.utils import filter_repo_objects, validate_repo_id
 
 from nlptl.errors import NlptlError
 from nlptl.hub.card import build_card
+from nlptl.inference.trained import saved_recipe
+from nlptl.recipe import Recipe
 
 try:  # the HTTP client of huggingface_hub 2.x; 1.x used httpx
     from httpx2 import TransportError
 except ImportError:  # pragma: no cover
-    from httpx import TransportError
+    from httpx import TransportError  # type: ignore[no-redef]
 
 UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "*.jinja", "recipe.yaml", "history.jsonl", "*.png"]
 NOT_UPLOADED = ["README.md", "*.tmp", "precision.json"]  # precision.json: resume bookkeeping (metrics.json has it)
@@ -48,11 +49,8 @@ def files_to_upload(run_dir: Path) -> list[str]:
 
 def card_settings(run_dir: Path, license: str | None, language: list[str] | None) -> tuple[str, list[str]]:
     """License and languages: the arguments, else the run's recipe (hub_license, hub_language)."""
-    path = run_dir / "recipe.yaml"
-    recipe = yaml.safe_load(path.read_text()) if path.is_file() else None
-    recipe = recipe if isinstance(recipe, dict) else {}
-    language = language or recipe.get("hub_language") or ["en"]
-    return license or recipe.get("hub_license") or "apache-2.0", [language] if isinstance(language, str) else language
+    recipe = saved_recipe(run_dir) or Recipe()  # no recipe.yaml: the recipe's defaults
+    return license or recipe.hub_license, language or recipe.hub_language
 
 
 def stage(run_dir: Path, dest: Path, repo_id: str, license: str | None = None,

@@ -49,7 +49,7 @@ def screen(values: list[Any], problems: dict[int, str], first_row: int, policy: 
             raise NlptlError(f"{where}: row {first_row + position + 1}: {reason}; fix the row, or pass "
                              "--bad-rows skip to keep such rows in the output with an empty label and a skip_reason")
         reasons.append(reason)
-        if reason is None:
+        if reason is None and text is not None:  # no reason: as_text found a text
             texts.append(text)
             keep.append(position)
     return texts, keep, reasons

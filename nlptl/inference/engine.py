@@ -18,7 +18,7 @@ def class_probabilities(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBa
                         encoded: dict[str, list[list[int]]], batch_size: int) -> torch.Tensor:
     """Softmax over the classes for each encoded row, shape (rows, classes), fp32, in row order."""
     rows = len(encoded["input_ids"])
-    probabilities = torch.empty(rows, model.config.num_labels, dtype=torch.float32)
+    probabilities = torch.empty(rows, model.config.num_labels or 0, dtype=torch.float32)
     if rows == 0:
         return probabilities
     collate = PadCollator(tokenizer, model_inputs=tuple(encoded))

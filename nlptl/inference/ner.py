@@ -19,16 +19,17 @@ from typing import Any
 import numpy as np
 import torch
 from tokenizers.pre_tokenizers import BertPreTokenizer, PreTokenizer
-from transformers import AutoModelForTokenClassification, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from nlptl.data.collate import MODEL_INPUTS
 from nlptl.errors import NlptlError
-from nlptl.inference.trained import default_max_length, training_settings
+from nlptl.inference.trained import default_max_length, saved_recipe
 from nlptl.models import load_config, load_model, load_tokenizer
-from nlptl.recipe import ModelConfig
+from nlptl.recipe import DataConfig, ModelConfig
+from nlptl.tasks import checkpoint_task
 from nlptl.tasks.ner_decode import DECODINGS, EntitySpan, decode_entities, decode_tags, split_words_with_offsets
 from nlptl.tasks.token_alignment import SENTENCE_ID_COLUMN, WORD_IDS_COLUMN, stitch_word_scores, tokenize_and_align
-
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+from nlptl.tasks.token_classification import TokenClassificationTask
 
 
 def load_token_model(model_dir: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -36,11 +37,11 @@ def load_token_model(model_dir: str | Path) -> tuple[PreTrainedModel, PreTrained
     as a token classifier would silently give a random head)."""
     cfg = ModelConfig(name=str(model_dir))
     config = load_config(cfg, {})
-    architectures = list(getattr(config, "architectures", None) or [])
-    if not any(name.endswith("ForTokenClassification") for name in architectures):
+    if checkpoint_task(config) != TokenClassificationTask.name:
+        architectures = list(getattr(config, "architectures", None) or [])
         raise NlptlError(f"{model_dir}: not a token-classification checkpoint (architectures: "
                          f"{architectures or 'none'}); pass the output dir of a token_classification run")
-    model = load_model(AutoModelForTokenClassification, cfg, {})
+    model = load_model(TokenClassificationTask.model_class, cfg, {})
     return model.eval(), load_tokenizer(cfg, {})
 
 
@@ -72,18 +73,20 @@ def predict_entities(model: str | Path | PreTrainedModel, texts: Sequence[str], 
     max_length, stride, ner_strict and ner_decoding unless given here) or an already loaded model plus its
     `tokenizer`. `decoding`: "constrained" (best valid IOB2 sequence, the default) or "argmax".
     """
-    settings: dict[str, Any] = {}
+    trained: DataConfig | None = None
     if isinstance(model, str | Path):
-        settings = training_settings(model)
+        recipe = saved_recipe(model)
+        trained = recipe.data if recipe else None
         model, tokenizer = load_token_model(model)
     elif tokenizer is None:
         raise NlptlError("predict_entities: pass the tokenizer along with a loaded model (or pass a model dir)")
     if batch_size < 1:
         raise NlptlError(f"batch_size={batch_size}: must be at least 1")
-    max_length = max_length or settings.get("max_length") or default_max_length(tokenizer, model.config)
-    stride = stride if stride is not None else settings.get("stride")
-    strict = bool(settings.get("ner_strict", False)) if strict is None else strict
-    decoding = decoding or settings.get("ner_decoding") or "constrained"
+    max_length = max_length or (trained and trained.max_length) or default_max_length(tokenizer, model.config)
+    trained = trained or DataConfig()
+    stride = stride if stride is not None else trained.stride
+    strict = trained.ner_strict if strict is None else strict
+    decoding = decoding or trained.ner_decoding
     if decoding not in DECODINGS:
         raise NlptlError(f"decoding={decoding!r}: choose one of {', '.join(DECODINGS)}")
     splitter = pre_tokenizer or BertPreTokenizer()
@@ -96,7 +99,8 @@ def predict_entities(model: str | Path | PreTrainedModel, texts: Sequence[str], 
     per_window = predict_windows(model, tokenizer, windows, batch_size)
     per_word = stitch_word_scores(per_window, windows[WORD_IDS_COLUMN], windows[SENTENCE_ID_COLUMN],
                                   [len(sentence_words) for sentence_words in words])
-    names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
+    config: Any = model.config  # id2label has int keys once loaded
+    names = [str(config.id2label[i]) for i in range(config.num_labels)]
     return [
         decode_entities(sentence_words, [names[i] for i in decode_tags(scores, names, decoding)], offsets=offsets,
                         text=text or "", strict=strict)

@@ -23,11 +23,12 @@ from nlptl.first_token import last_layer_first_token_only
 from nlptl.inference.badrows import check_policy, screen
 from nlptl.inference.encode import EncodeSettings, encode_texts
 from nlptl.inference.engine import class_probabilities, pool_windows
-from nlptl.inference.routing import MODEL_CLASSES, SEQUENCE, model_kind, predict_entities
-from nlptl.inference.trained import default_max_length, training_settings
+from nlptl.inference.ner import predict_entities
+from nlptl.inference.routing import MODEL_CLASSES, SEQUENCE, model_kind
+from nlptl.inference.trained import default_max_length, saved_recipe
 from nlptl.models import load_config, load_model, load_tokenizer
 from nlptl.precision import DTYPES, LayerShape, inference_precision
-from nlptl.recipe import ModelConfig
+from nlptl.recipe import DataConfig, ModelConfig
 from nlptl.training.distributed import partial_state
 
 logger = logging.getLogger(__name__)
@@ -49,12 +50,15 @@ class Predictor:
         self.tokenizer = load_tokenizer(cfg, recipe_mirrors)
         config = load_config(cfg, recipe_mirrors)
         self.kind = model_kind(config, self.name)
-        self.trained = trained = training_settings(self.source) if mirrors.is_local(self.source) else {}
-        self.default_text_column = trained.get("text_column", "text")
+        recipe = saved_recipe(self.source) if mirrors.is_local(self.source) else None
+        self.trained: DataConfig | None = recipe.data if recipe else None  # how the model was trained, if known
+        trained = self.trained or DataConfig()
+        self.default_text_column = trained.text_column
         self.settings = EncodeSettings(
-            max_length=max_length or trained.get("max_length") or default_max_length(self.tokenizer, config),
-            truncation=truncation or trained.get("truncation", "head"),
-            head_tokens=head_tokens if head_tokens is not None else trained.get("head_tokens", 128),
+            max_length=max_length or (self.trained and self.trained.max_length)
+            or default_max_length(self.tokenizer, config),
+            truncation=truncation or trained.truncation,
+            head_tokens=head_tokens if head_tokens is not None else trained.head_tokens,
             long_text=long_text, stride=stride,
         )
         self.settings.check(self.tokenizer)
@@ -90,8 +94,10 @@ class Predictor:
         if not texts:  # a chunk of bad rows only (tokenizers cannot encode an empty batch)
             return {name: [] for name in (["label", "score"] if self.kind == SEQUENCE else ["entities"])}
         if self.kind != SEQUENCE:
-            spans = predict_entities(self.model, self.tokenizer, texts, self.batch_size, self.settings.max_length,
-                                     self.trained)
+            trained = self.trained or DataConfig()
+            spans = predict_entities(self.model, texts, tokenizer=self.tokenizer, batch_size=self.batch_size,
+                                     max_length=self.settings.max_length, stride=trained.stride,
+                                     strict=trained.ner_strict, decoding=trained.ner_decoding)
             return {"entities": [json.dumps(to_plain(s), ensure_ascii=False) for s in spans]}
         encoded, owners = encode_texts(self.tokenizer, texts, self.settings)
         probabilities = pool_windows(class_probabilities(self.model, self.tokenizer, encoded, self.batch_size),

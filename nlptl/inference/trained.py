@@ -5,20 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from nlptl.recipe import Recipe, load_recipe_yaml
 
 MAX_POSITIONS = 512  # BERT-family position tables; RoBERTa's 514 include two offset slots
 
 
-def training_settings(model_dir: str | Path) -> dict[str, Any]:
-    """The `data` section of the recipe.yaml that `nlptl train` saved next to the weights (empty if none)."""
+def saved_recipe(model_dir: str | Path) -> Recipe | None:
+    """The typed recipe that `nlptl train` saved next to the weights (recipe.yaml), or None if there is none."""
     path = Path(model_dir) / "recipe.yaml"
-    try:
-        recipe = yaml.safe_load(path.read_text()) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        return {}
-    section = recipe.get("data") if isinstance(recipe, dict) else None
-    return section if isinstance(section, dict) else {}
+    return load_recipe_yaml(path) if path.is_file() else None
 
 
 def default_max_length(tokenizer: Any, config: Any) -> int:

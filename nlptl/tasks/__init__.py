@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nlptl.errors import NlptlError
 from nlptl.tasks.base import Task
 from nlptl.tasks.classification import SequenceClassificationTask
 from nlptl.tasks.masked_lm import MaskedLMTask
 from nlptl.tasks.token_classification import TokenClassificationTask
 
-TASKS: dict[str, type] = {
+TASKS: dict[str, type[Task]] = {
     "sequence_classification": SequenceClassificationTask,
     "token_classification": TokenClassificationTask,
     "masked_lm": MaskedLMTask,  # domain-adaptive pre-training on unlabelled text
@@ -19,3 +21,12 @@ def get_task(name: str) -> Task:
     if name not in TASKS:
         raise NlptlError(f"recipe field task={name!r}: choose one of {', '.join(TASKS)}")
     return TASKS[name]()
+
+
+def checkpoint_task(config: Any) -> str | None:
+    """The task kind of a checkpoint, from the architectures its config.json names (None: no kind of ours)."""
+    architectures = list(getattr(config, "architectures", None) or [])
+    for name, task in TASKS.items():
+        if any(architecture.endswith(task.architecture_suffix) for architecture in architectures):
+            return name
+    return None

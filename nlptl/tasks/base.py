@@ -4,7 +4,7 @@ trainer and evaluation call these methods and never branch on the kind themselve
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import datasets
 import torch
@@ -14,12 +14,18 @@ from nlptl.recipe import AugmentSettings, Recipe
 
 if TYPE_CHECKING:
     from nlptl.augment.rows import RowAugmenter
+    from nlptl.data.collate import Collator
 
 
 class Task(Protocol):
     name: str
     label_names: list[str]
     main_metric: str  # selects the best checkpoint when the recipe leaves train.metric_for_best unset
+    pipeline_tag: str  # the Hub's (and transformers.pipeline's) name of the task
+    description: str  # the task in words, for the model card
+    metric_names: dict[str, str]  # metric key -> its name on the model card (and the card's order)
+    model_class: type  # the transformers Auto class of a checkpoint of this kind
+    architecture_suffix: str  # a checkpoint of this kind names an architecture ending so in its config.json
 
     def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
         """Encode the label column(s) as ids into a `labels` column; sets `label_names`."""
@@ -44,7 +50,7 @@ class Task(Protocol):
     def build_model(self, recipe: Recipe) -> PreTrainedModel:
         """The pretrained encoder with a fresh head sized for `label_names`."""
 
-    def collator(self, tokenizer: PreTrainedTokenizerBase) -> Any:
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> Collator:
         """Turns rows into padded tensors."""
 
     def training_logits(self, model: torch.nn.Module, inputs: dict,
@@ -63,6 +69,9 @@ class Task(Protocol):
 
     def compute_metrics(self, predictions: list, references: list, split: str, dataset: datasets.Dataset) -> dict:
         """Metric dict for one split; includes `num_examples`."""
+
+    def metrics_from_loss(self, loss: float) -> dict[str, float]:
+        """Metrics derived from a split's mean loss (perplexity); empty when the task has none."""
 
     def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
         """Plots and reports for the evaluated splits; returns the files written."""

@@ -54,6 +54,12 @@ class SequenceClassificationTask:
     name = "sequence_classification"
     stratify_column = "labels"
     main_metric = "accuracy"
+    pipeline_tag = "text-classification"
+    description = "text classification"
+    metric_names = {"accuracy": "Accuracy", "f1": "F1 (macro)", "precision": "Precision (macro)",
+                    "recall": "Recall (macro)"}
+    model_class: type = AutoModelForSequenceClassification
+    architecture_suffix = "ForSequenceClassification"
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
@@ -101,8 +107,7 @@ class SequenceClassificationTask:
     def build_model(self, recipe: Recipe) -> PreTrainedModel:
         """The labelled model; its last layer computes only the first token's path, the one the head reads
         (same logits and gradients, about a seventh less work for a 6-layer encoder: nlptl.first_token)."""
-        model = load_labelled_model(AutoModelForSequenceClassification, recipe.model, recipe.mirrors,
-                                    self.label_names)
+        model = load_labelled_model(self.model_class, recipe.model, recipe.mirrors, self.label_names)
         last_layer_first_token_only(model)
         return model
 
@@ -129,6 +134,9 @@ class SequenceClassificationTask:
         )
         result["num_examples"] = len(references)
         return result
+
+    def metrics_from_loss(self, loss: float) -> dict[str, float]:
+        return {}
 
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """All predictions one class, or accuracy at the majority-class rate."""

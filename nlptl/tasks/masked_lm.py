@@ -26,11 +26,11 @@ from transformers import (
 )
 
 from nlptl import models
-from nlptl.augment.text.engine import example_rng
 from nlptl.data.collate import PadCollator
 from nlptl.data.truncation import encode_single
 from nlptl.errors import NlptlError
 from nlptl.recipe import Recipe
+from nlptl.seeding import example_rng
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ logger = logging.getLogger(__name__)
 def encode_texts(batch: dict[str, list], indices: list[int], tokenizer: PreTrainedTokenizerBase, text_column: str,
                  max_length: int, truncation: str, head_tokens: int) -> dict[str, list]:
     """Dataset.map function: token ids of each text with its length and row id (no labels: the text is the target)."""
-    encoded = encode_single(tokenizer, [text or "" for text in batch[text_column]], max_length, truncation,
-                            head_tokens)
+    encoded: dict[str, list] = dict(encode_single(tokenizer, [text or "" for text in batch[text_column]],
+                                                  max_length, truncation, head_tokens))
     encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
     encoded["example_id"] = list(indices)
     return encoded
@@ -49,7 +49,7 @@ def mask_once(batch: dict[str, list], indices: list[int], tokenizer: PreTrainedT
               seed: int) -> dict[str, list]:
     """Dataset.map function: fixed, seeded masking of evaluation rows (`labels` -100 where not masked)."""
     masker = DataCollatorForLanguageModeling(tokenizer, mlm_probability=probability, seed=seed + indices[0])
-    masked = masker([{"input_ids": ids} for ids in batch["input_ids"]])
+    masked: Any = masker([{"input_ids": ids} for ids in batch["input_ids"]])
     lengths = batch["length"]
     return {"input_ids": [row[:n].tolist() for row, n in zip(masked["input_ids"], lengths, strict=True)],
             "labels": [row[:n].tolist() for row, n in zip(masked["labels"], lengths, strict=True)]}
@@ -57,8 +57,8 @@ def mask_once(batch: dict[str, list], indices: list[int], tokenizer: PreTrainedT
 
 def transformers_model(model: torch.nn.Module) -> PreTrainedModel:
     """The transformers model inside accelerate's (DDP, FSDP, DeepSpeed) and peft's wrappers."""
-    model = extract_model_from_parallel(model)
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
+    inner: Any = extract_model_from_parallel(model)
+    return inner.get_base_model() if hasattr(inner, "get_base_model") else inner
 
 
 class MaskingCollator:
@@ -96,6 +96,11 @@ class MaskedLMTask:
     name = "masked_lm"
     stratify_column = None
     main_metric = "accuracy"  # masked-token accuracy (greater is better); `perplexity` is reported too
+    pipeline_tag = "fill-mask"
+    description = "masked language modelling"
+    metric_names = {"perplexity": "Perplexity", "accuracy": "Masked-token accuracy"}
+    model_class: type = AutoModelForMaskedLM
+    architecture_suffix = "ForMaskedLM"
 
     def __init__(self) -> None:
         self.label_names: list[str] = []

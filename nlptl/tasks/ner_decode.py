@@ -6,9 +6,9 @@ that is valid IOB2 (an `I-X` only after `B-X` or `I-X`), found by Viterbi over t
 can emit `O I-ORG` or `B-PER I-LOC`; on CoNLL-2003 with MiniLM, constrained decoding of the same model raised
 test entity F1 from 86.5 to 87.3.
 
-Chunking is seqeval's, so spans agree with what the ``seqeval_ner`` metric counts: the default is
-seqeval's lenient chunking (a stray ``I-X`` after ``O`` still opens an entity); ``strict=True`` uses
-``seqeval.scheme.IOB2``, which drops ill-formed chunks like the metric's ``mode="strict"``.
+Chunking is seqeval's (`nlptl.iob2.entity_spans`), so spans agree with what the ``seqeval_ner`` metric counts:
+the default is seqeval's lenient chunking (a stray ``I-X`` after ``O`` still opens an entity); ``strict=True``
+uses ``seqeval.scheme.IOB2``, which drops ill-formed chunks like the metric's ``mode="strict"``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from seqeval.metrics.sequence_labeling import get_entities
-from seqeval.scheme import IOB2, Entities
 from tokenizers.pre_tokenizers import PreTokenizer, WhitespaceSplit
+
+from nlptl.iob2 import entity_spans, entity_type, is_inside
 
 DECODINGS = ("constrained", "argmax")
 
@@ -29,8 +29,8 @@ DECODINGS = ("constrained", "argmax")
 def iob2_transitions(label_names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(allowed[previous, current], allowed_first[current]) under IOB2: `I-X` continues `B-X` or `I-X` only.
     Tag sets that are not IOB (no `I-` tags) allow everything, so decoding them is plain argmax."""
-    types = [name[2:] if name[:2] in ("B-", "I-") else None for name in label_names]
-    inside = [name.startswith("I-") for name in label_names]
+    types = [entity_type(name) for name in label_names]
+    inside = [is_inside(name) for name in label_names]
     allowed = np.array([[not inside[c] or (types[p] == types[c] and types[p] is not None)
                          for c in range(len(label_names))] for p in range(len(label_names))])
     return allowed, ~np.array(inside, dtype=bool)
@@ -94,13 +94,6 @@ def split_words_with_offsets(
     return [word for word, _ in pieces], [offsets for _, offsets in pieces]
 
 
-def _chunks(tags: Sequence[str], strict: bool) -> list[tuple[str, int, int]]:
-    """``(type, start, end_exclusive)`` per entity, via seqeval."""
-    if strict:
-        return [(entity.tag, entity.start, entity.end) for entity in Entities([list(tags)], IOB2).entities[0]]
-    return [(entity_type, start, end + 1) for entity_type, start, end in get_entities(list(tags))]
-
-
 def decode_entities(
     words: Sequence[str],
     tags: Sequence[str],
@@ -119,19 +112,11 @@ def decode_entities(
     if offsets is not None and len(offsets) != len(words):
         raise ValueError(f"got {len(words)} words but {len(offsets)} offsets; need one offset per word.")
     spans: list[EntitySpan] = []
-    for entity_type, start_word, end_word in _chunks(tags, strict):
+    for start_word, end_word, found_type in entity_spans(tags, strict):
         if offsets is None:
-            spans.append(EntitySpan(entity_type, start_word, end_word, " ".join(words[start_word:end_word])))
+            spans.append(EntitySpan(found_type, start_word, end_word, " ".join(words[start_word:end_word])))
             continue
         start_char, end_char = offsets[start_word][0], offsets[end_word - 1][1]
         span_text = text[start_char:end_char] if text is not None else " ".join(words[start_word:end_word])
-        spans.append(EntitySpan(entity_type, start_word, end_word, span_text, start_char, end_char))
+        spans.append(EntitySpan(found_type, start_word, end_word, span_text, start_char, end_char))
     return spans
-
-
-def decode_text_entities(
-    text: str, tags: Sequence[str], pre_tokenizer: PreTokenizer | None = None, strict: bool = False
-) -> list[EntitySpan]:
-    """Spans for raw ``text`` whose words (split as :func:`split_words_with_offsets` does) got ``tags``."""
-    words, offsets = split_words_with_offsets(text, pre_tokenizer)
-    return decode_entities(words, tags, offsets=offsets, text=text, strict=strict)

@@ -25,8 +25,7 @@ window; their sum is the number of words that needed a window beyond the first).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,7 +34,7 @@ from transformers import PreTrainedTokenizerBase
 from nlptl.errors import NlptlError
 
 if TYPE_CHECKING:
-    import datasets
+    pass
 
 IGNORE_INDEX = -100
 """Label for positions the loss and metrics skip (PyTorch cross-entropy's default ignore_index)."""
@@ -214,13 +213,13 @@ def tokenize_and_align(
         for word_id, (local_window, position) in owners.items():
             window_index = window_indices[local_window]
             scored_word_ids[window_index][position] = word_id
-            if labels is None:
+            if labels is None or word_labels is None:
                 continue
             word_label = word_labels[sentence_index][word_id]
             if isinstance(word_label, str):
                 raise NlptlError(
                     f"column {labels_column!r} holds string tags like {word_label!r}; convert them to label "
-                    "ids first (sentences_to_dataset(..., label_names) or cast_column with a ClassLabel)."
+                    "ids first (nlptl.data.tags.encode_tags, or cast_column with a ClassLabel)."
                 )
             labels[window_index][position] = word_label
             if label_all_subtokens:
@@ -306,34 +305,3 @@ def _stitch(rows: list[np.ndarray], word_ids: Sequence[Sequence[int]], sentence_
             )
         stitched.append([sentence_predictions[word_id] for word_id in range(expected)])
     return stitched
-
-
-@dataclass(frozen=True)
-class WindowStats:
-    """How much windowing a dataset needed."""
-
-    num_sentences: int
-    num_windows: int
-    num_windowed_sentences: int
-    """Sentences that needed more than one window."""
-    num_words: int
-    num_words_beyond_first_window: int
-    """Words that do not start in their sentence's first window (they would be lost to truncation)."""
-
-
-def window_stats(windows: datasets.Dataset | Mapping[str, Iterable[Any]]) -> WindowStats:
-    """Summarise the output of :func:`tokenize_and_align` (a ``Dataset`` or the dict a map returned)."""
-    windows_per_sentence: dict[int, int] = {}
-    for sentence_id in windows[SENTENCE_ID_COLUMN]:
-        windows_per_sentence[sentence_id] = windows_per_sentence.get(sentence_id, 0) + 1
-    num_words = sum(
-        sum(1 for word_id in window_word_ids if word_id != NOT_SCORED)
-        for window_word_ids in windows[WORD_IDS_COLUMN]
-    )
-    return WindowStats(
-        num_sentences=len(windows_per_sentence),
-        num_windows=sum(windows_per_sentence.values()),
-        num_windowed_sentences=sum(1 for count in windows_per_sentence.values() if count > 1),
-        num_words=num_words,
-        num_words_beyond_first_window=sum(windows[OVERFLOW_WORDS_COLUMN]),
-    )

@@ -76,6 +76,12 @@ class TokenClassificationTask:
     name = "token_classification"
     stratify_column = None  # tag sequences have no single class to stratify by
     main_metric = "f1"  # entity-level micro F1: token accuracy is high even for a model that predicts only O
+    pipeline_tag = "token-classification"
+    description = "named-entity recognition"
+    metric_names = {"f1": "Entity F1 (micro)", "precision": "Entity precision (micro)",
+                    "recall": "Entity recall (micro)", "accuracy": "Token accuracy"}
+    model_class: type = AutoModelForTokenClassification
+    architecture_suffix = "ForTokenClassification"
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
@@ -133,7 +139,7 @@ class TokenClassificationTask:
         return TaggedRows(NerAugmenter(settings, mention_bank=bank), words, self.label_names)
 
     def build_model(self, recipe: Recipe) -> PreTrainedModel:
-        return load_labelled_model(AutoModelForTokenClassification, recipe.model, recipe.mirrors, self.label_names)
+        return load_labelled_model(self.model_class, recipe.model, recipe.mirrors, self.label_names)
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> PadCollator:
         # PadCollator keeps only the model inputs, labels and example_id: the stitching columns stay behind.
@@ -178,6 +184,9 @@ class TokenClassificationTask:
         result["num_windows"] = len(sentence_ids)
         result["num_words_beyond_first_window"] = sum(columns[OVERFLOW_WORDS_COLUMN])
         return result
+
+    def metrics_from_loss(self, loss: float) -> dict[str, float]:
+        return {}
 
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """No entity found: what predicting O for every word scores."""

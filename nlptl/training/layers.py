@@ -45,7 +45,9 @@ class LayerGroups:
 def layer_groups(model: torch.nn.Module) -> LayerGroups:
     """Split the model's parameters into embeddings, numbered encoder layers and head."""
     prefix = getattr(model, "base_model_prefix", "") + "."
-    embeddings, head, by_index = [], [], {}
+    embeddings: list[str] = []
+    head: list[str] = []
+    by_index: dict[int, list[str]] = {}
     for name, _ in model.named_parameters():
         inside_base = prefix != "." and name.startswith(prefix)
         parts = name.split(".")

@@ -69,11 +69,12 @@ def check_learning(task, metrics: dict | None, state: LoopState, window: int, sp
     return signs + ([loss] if loss else [])
 
 
-def warning_line(signs: list[str], lr: float) -> str:
-    return (f"the run did not learn: {'; '.join(signs)}. Try a larger learning rate (this run: {lr:.3g}; "
+def warning_line(signs: list[str], lr: float | str) -> str:
+    rate = lr if isinstance(lr, str) else f"{lr:.3g}"
+    return (f"the run did not learn: {'; '.join(signs)}. Try a larger learning rate (this run: {rate}; "
             "`nlptl lr-find RECIPE` or --train.lr auto measures one), more steps (--epochs, --train.min_steps)")
 
 
-def warn(signs: list[str], lr: float) -> None:
+def warn(signs: list[str], lr: float | str) -> None:
     if signs:
         logger.warning(warning_line(signs, lr))

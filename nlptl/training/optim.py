@@ -8,23 +8,28 @@ from collections.abc import Callable
 
 import torch
 from transformers import get_scheduler
+from transformers.pytorch_utils import ALL_LAYERNORM_LAYERS
+from transformers.trainer_pt_utils import get_parameter_names
 
 from nlptl.errors import NlptlError
 from nlptl.recipe import TrainConfig
 
 SCHEDULES = ("linear", "cosine", "constant")
+NO_DECAY_NAME_PATTERNS = [r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)"]  # as Trainer
 
 
 def no_decay_names(model: torch.nn.Module) -> set[str]:
-    """Biases and normalisation weights: weight decay on them hurts (Loshchilov & Hutter; BERT's recipe)."""
-    names = set()
-    for module_name, module in model.named_modules():
-        is_norm = isinstance(module, torch.nn.LayerNorm) or "norm" in type(module).__name__.lower()
-        for param_name, _ in module.named_parameters(recurse=False):
-            full = f"{module_name}.{param_name}" if module_name else param_name
-            if is_norm or param_name == "bias":
-                names.add(full)
-    return names
+    """Biases and normalisation weights: weight decay on them hurts (Loshchilov & Hutter; BERT's recipe). The
+    split is transformers.Trainer's: LayerNorm modules, and parameters whose names say bias or norm."""
+    decay = set(get_parameter_names(model, ALL_LAYERNORM_LAYERS, NO_DECAY_NAME_PATTERNS))
+    return {name for name, _ in model.named_parameters() if name not in decay}
+
+
+def numeric_lr(cfg: TrainConfig) -> float:
+    """`train.lr` as a number: `auto` is replaced by the LR range test's rate before any optimizer is built."""
+    if isinstance(cfg.lr, str):
+        raise NlptlError(f"train.lr={cfg.lr!r} was not resolved to a number before building the optimizer")
+    return float(cfg.lr)
 
 
 def param_groups(model: torch.nn.Module, cfg: TrainConfig,
@@ -35,7 +40,7 @@ def param_groups(model: torch.nn.Module, cfg: TrainConfig,
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        lr = lr_for(name) if lr_for else cfg.lr
+        lr = lr_for(name) if lr_for else numeric_lr(cfg)
         decay = 0.0 if name in skip_decay else cfg.weight_decay
         groups.setdefault((lr, decay), []).append(param)
     if not groups:
@@ -43,12 +48,17 @@ def param_groups(model: torch.nn.Module, cfg: TrainConfig,
     return [{"params": params, "lr": lr, "weight_decay": decay} for (lr, decay), params in groups.items()]
 
 
+def betas(cfg: TrainConfig) -> tuple[float, float]:
+    first, second = cfg.adam_betas  # a list works too (a recipe built in Python)
+    return first, second
+
+
 def build_optimizer(groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW with the fused kernel (CPU and GPU): the per-tensor loop costs as much as a backward pass on CPU."""
     try:
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.adam_betas), eps=cfg.adam_eps, fused=True)
+        return torch.optim.AdamW(groups, lr=numeric_lr(cfg), betas=betas(cfg), eps=cfg.adam_eps, fused=True)
     except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.adam_betas), eps=cfg.adam_eps, foreach=True)
+        return torch.optim.AdamW(groups, lr=numeric_lr(cfg), betas=betas(cfg), eps=cfg.adam_eps, foreach=True)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):

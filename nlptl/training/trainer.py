@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from nlptl.data.batching import LengthGroupedBatches, SortedBatches
+from nlptl.data.collate import MODEL_INPUTS, Collator
 from nlptl.errors import NlptlError
 from nlptl.io import append_jsonl
 from nlptl.recipe import Recipe
@@ -34,7 +35,6 @@ from nlptl.training.optim import build_optimizer, build_scheduler
 from nlptl.training.strategies import FullFineTuning, Strategy, parameter_counts
 
 logger = logging.getLogger(__name__)
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @dataclass
@@ -60,14 +60,15 @@ class Window:
 
 class Trainer:
     def __init__(self, recipe: Recipe, task: Task, tokenizer, splits: datasets.DatasetDict,
-                 accelerator: Accelerator, strategy: Strategy | None = None, train_collate=None) -> None:
+                 accelerator: Accelerator, strategy: Strategy | None = None,
+                 train_collate: Collator | None = None) -> None:
         self.recipe, self.cfg, self.task, self.splits = recipe, recipe.train, task, splits
         self.accelerator = accelerator
         self.output_dir = recipe.resolved_output_dir()
         self.strategy = strategy or FullFineTuning()
         self.metric_for_best = self.cfg.metric_for_best or task.main_metric
         self.collate = task.collator(tokenizer)
-        self.train_collate = train_collate or self.collate  # e.g. on-the-fly augmentation's collator
+        self.train_collate: Collator = train_collate or self.collate  # e.g. on-the-fly augmentation's collator
         self.state = LoopState()
         if self.cfg.group_window < 1:
             raise NlptlError(f"train.group_window={self.cfg.group_window}: use at least 1 batch per sorting window")
@@ -112,8 +113,7 @@ class Trainer:
         since_eval = Window()
         while state.step < self.total_steps and not self.should_stop():
             self.train_batches.set_epoch(state.epoch)
-            if hasattr(self.train_collate, "set_epoch"):  # a collator that draws per epoch (augmentation, masking)
-                self.train_collate.set_epoch(state.epoch)
+            self.train_collate.set_epoch(state.epoch)  # collators that draw per epoch: augmentation, masking
             self.strategy.on_epoch_start(acc.unwrap_model(self.model), state.epoch)
             loader = acc.skip_first_batches(self.train_loader, state.batches_in_epoch)
             self.model.train()
@@ -182,7 +182,9 @@ class Trainer:
 
     def should_stop(self) -> bool:
         patience = self.cfg.early_stopping_patience
-        return bool(patience) and self.state.evals_without_improvement >= patience
+        if not patience:
+            return False
+        return self.state.evals_without_improvement >= patience
 
     # ---- evaluation and checkpoints -------------------------------------------------------------------
     def evaluate(self, split: str) -> dict:
@@ -207,7 +209,7 @@ class Trainer:
         ordered = [by_id[i] for i in sorted(by_id)]
         metrics = self.task.compute_metrics([p for p, _, _ in ordered], [r for _, r, _ in ordered], split, dataset)
         metrics["loss"] = sum(loss for _, _, (loss, _) in ordered) / max(sum(n for _, _, (_, n) in ordered), 1)
-        metrics.update(getattr(self.task, "metrics_from_loss", lambda _: {})(metrics["loss"]))  # perplexity
+        metrics.update(self.task.metrics_from_loss(metrics["loss"]))  # perplexity
         return metrics
 
     def example_losses(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

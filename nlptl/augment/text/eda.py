@@ -7,10 +7,10 @@ tokens, so "good!" can still become "great!") and joined back with its detokeniz
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nlptl.augment.settings import ops_for
-from nlptl.augment.text.engine import AugmentStats, OperationRunner, Substituter, example_rng, op_schedule
+from nlptl.augment.text.engine import AugmentStats, OperationRunner, Substituter, op_schedule
 from nlptl.augment.text.nltk_adapter import treebank
 from nlptl.augment.text.ops import (
     ANTONYM_REPLACEMENT,
@@ -20,6 +20,7 @@ from nlptl.augment.text.ops import (
     tokens_from_words,
 )
 from nlptl.augment.text.pos import PosTagger
+from nlptl.seeding import example_rng
 
 if TYPE_CHECKING:
     from nlptl.recipe import AugmentSettings
@@ -49,7 +50,7 @@ class Augmenter:
         self,
         settings: AugmentSettings,
         *,
-        antonym_label_map: Mapping[Hashable, Hashable] | None = None,
+        antonym_label_map: Mapping[Any, Hashable] | None = None,
         lexicon: Lexicon | None = None,
         pos_tagger: PosTagger | None = None,
         substituter: Substituter | None = None,
@@ -58,7 +59,9 @@ class Augmenter:
     ) -> None:
         self.ops = ops_for(settings, TEXT_OPS, "text classification")
         self.copies, self.seed = settings.copies, 0 if settings.seed is None else settings.seed
-        self.label_map = dict(settings.antonym_label_map if antonym_label_map is None else antonym_label_map)
+        label_map: Mapping[Any, Hashable] = (settings.antonym_label_map if antonym_label_map is None
+                                             else antonym_label_map)
+        self.label_map: dict[Hashable, Hashable] = dict(label_map)
         self._runner = OperationRunner(self.ops, settings.alpha, settings.mlm_model_dir, lexicon, pos_tagger,
                                        substituter)
         if tokenize is None or detokenize is None:

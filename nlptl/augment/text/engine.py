@@ -57,12 +57,6 @@ class AugmentStats:
         }
 
 
-def example_rng(seed: int | str, *example: object) -> random.Random:
-    """A generator seeded by the config seed AND the example, so copies do not depend on dataset order,
-    batching or worker count (``random.Random`` hashes a str seed with SHA-512: stable across runs)."""
-    return random.Random("\x1f".join([str(seed), *(repr(part) for part in example)]))
-
-
 def op_schedule(ops: Sequence[str], copies: int, rng: random.Random) -> list[str]:
     """The operation behind each copy: ops take turns from a random start, so one copy per example
     still spreads every operation evenly over a dataset."""

@@ -12,8 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from nlptl.augment.settings import ops_for
-from nlptl.augment.text.engine import AugmentStats, OperationRunner, Substituter, example_rng, op_schedule
-from nlptl.augment.text.iob import entity_spans, mention_tags, validate_iob2
+from nlptl.augment.text.engine import AugmentStats, OperationRunner, Substituter, op_schedule
 from nlptl.augment.text.ops import (
     CONTEXTUAL_SUBSTITUTION,
     EDA_OPS,
@@ -25,6 +24,8 @@ from nlptl.augment.text.ops import (
 )
 from nlptl.augment.text.pos import PosTagger
 from nlptl.errors import NlptlError
+from nlptl.iob2 import entity_spans, mention_tags, validate_iob2
+from nlptl.seeding import example_rng
 
 if TYPE_CHECKING:
     from nlptl.recipe import AugmentSettings

@@ -14,9 +14,9 @@ import random
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import NamedTuple, Protocol
 
-from nlptl.augment.text.iob import OUTSIDE, is_inside
 from nlptl.augment.text.pos import wordnet_pos
 from nlptl.augment.text.words import is_replaceable, match_case
+from nlptl.iob2 import OUTSIDE, is_inside
 
 SYNONYM_REPLACEMENT = "synonym_replacement"
 RANDOM_INSERTION = "random_insertion"

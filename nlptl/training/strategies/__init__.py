@@ -3,6 +3,8 @@ computed and what is saved. The trainer calls only the hooks of `Strategy`."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from nlptl.errors import NlptlError
 from nlptl.recipe import Recipe
 from nlptl.training.strategies.base import FullFineTuning, Strategy, parameter_counts
@@ -13,15 +15,25 @@ from nlptl.training.strategies.from_scratch import FromScratch
 from nlptl.training.strategies.layerwise_lr import LayerwiseLR
 from nlptl.training.strategies.lora import LoRA
 
-STRATEGIES: dict[str, type] = {cls.name: cls for cls in (
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
     FullFineTuning, FeatureExtraction, PartialFreezing, GradualUnfreezing, LayerwiseLR, LoRA, FromScratch,
     Distillation)}
 
-__all__ = ["STRATEGIES", "FullFineTuning", "Strategy", "build_strategy", "parameter_counts"]
+__all__ = ["STRATEGIES", "FullFineTuning", "Strategy", "build_strategy", "describe_strategy", "parameter_counts"]
 
 
 def build_strategy(recipe: Recipe) -> Strategy:
     name = recipe.strategy.name
     if name not in STRATEGIES:
         raise NlptlError(f"strategy.name={name!r}: choose one of {', '.join(STRATEGIES)}")
-    return STRATEGIES[name](recipe)
+    return STRATEGIES[name](recipe)  # type: ignore[call-arg]  # every strategy class takes the recipe
+
+
+def describe_strategy(recipe: Recipe) -> str | None:
+    """The recipe's strategy in words, its settings filled in (unset ones read "default"); None for a name
+    that is no strategy of this install."""
+    strategy = STRATEGIES.get(recipe.strategy.name)
+    if strategy is None:
+        return None
+    settings = {**dataclasses.asdict(recipe.distill), **dataclasses.asdict(recipe.strategy)}
+    return strategy.description.format_map({k: "default" if v is None else v for k, v in settings.items()})

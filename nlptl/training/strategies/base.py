@@ -7,7 +7,7 @@ strategy classes without touching the loop.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Protocol, cast
 
 import torch
 from transformers import PreTrainedModel
@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 class Strategy(Protocol):
     name: str
+    description: str  # what it trains, in words (the model card); {field} = a strategy.* or distill.* setting
     ddp_find_unused_parameters: bool  # the trainable set changes mid-run: DDP must not wait for frozen grads
 
     def configure(self, model: torch.nn.Module) -> torch.nn.Module:
@@ -49,6 +50,7 @@ class FullFineTuning:
     """Every parameter trains at the recipe's learning rate (Devlin et al. 2019)."""
 
     name = "full"
+    description = "full fine-tuning: every parameter trains at the recipe's learning rate"
     ddp_find_unused_parameters = False
 
     def __init__(self, recipe: Recipe | None = None) -> None:
@@ -73,7 +75,7 @@ class FullFineTuning:
         return task.loss_sum(*task.training_logits(model, inputs, labels))
 
     def export_model(self, model: torch.nn.Module) -> PreTrainedModel:
-        return model
+        return cast(PreTrainedModel, model)
 
 
 def parameter_counts(model: torch.nn.Module, groups: list[dict]) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -61,25 +62,28 @@ class Distillation(FullFineTuning):
     student is `model.name` as loaded, or, with `distill.student_layers`, cut from the teacher."""
 
     name = "distill"
+    description = ("knowledge distillation: the soft labels of the teacher {teacher} (weight {alpha}, temperature "
+                   "{temperature}) and the true labels train a student with {student_layers} layers")
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
+        self.run_recipe = recipe
         self.options = recipe.distill
         if not 0 <= self.options.alpha <= 1 or self.options.temperature <= 0:
             raise NlptlError(f"distill.alpha={self.options.alpha} must be in [0, 1] and distill.temperature="
                              f"{self.options.temperature} positive")
-        self.teacher: torch.nn.Module | None = None
+        self.teacher: Any = None  # the teacher model, once configure has loaded it
 
-    def configure(self, model: torch.nn.Module) -> torch.nn.Module:
-        name = self.options.teacher or self.recipe.model.name
-        teacher = load_model(auto_class_of(model), dataclasses.replace(self.recipe.model, name=name),
-                             self.recipe.mirrors)
+    def configure(self, model: Any) -> torch.nn.Module:
+        name = self.options.teacher or self.run_recipe.model.name
+        teacher = load_model(auto_class_of(model), dataclasses.replace(self.run_recipe.model, name=name),
+                             self.run_recipe.mirrors)
         labels = list(model.config.id2label.values())
         if list(teacher.config.id2label.values()) != labels:
             raise NlptlError(f"distill.teacher {name} predicts {list(teacher.config.id2label.values())}, but the "
                              f"data's labels are {labels}; distil from a teacher fine-tuned on these labels")
         if teacher.config.vocab_size != model.config.vocab_size:
-            raise NlptlError(f"distill.teacher {name} and the student {self.recipe.model.name} use different "
+            raise NlptlError(f"distill.teacher {name} and the student {self.run_recipe.model.name} use different "
                              "vocabularies; they must share the tokenizer")
         self.teacher = teacher.eval().requires_grad_(False)
         if self.options.student_layers is not None:

@@ -13,6 +13,7 @@ position, so whole sequences are stored (memory grows with the data: fine for NE
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import torch
 from transformers import PreTrainedModel
@@ -93,12 +94,13 @@ class FeatureExtraction(FullFineTuning):
     """Only the head trains on fixed encoder features (Peters et al. 2019, "To tune or not to tune")."""
 
     name = "feature_extraction"
+    description = "feature extraction: the pretrained encoder stays frozen and only the new head trains"
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
         self.cache = recipe.strategy.cache_features
 
-    def configure(self, model: torch.nn.Module) -> torch.nn.Module:
+    def configure(self, model: Any) -> torch.nn.Module:
         prefix = model.base_model_prefix
         encoder = getattr(model, prefix)
         pooler = getattr(encoder, "pooler", None)
@@ -110,7 +112,7 @@ class FeatureExtraction(FullFineTuning):
                     " and its features cached per text" if self.cache else "")
         return model
 
-    def export_model(self, model: torch.nn.Module) -> PreTrainedModel:
+    def export_model(self, model: Any) -> PreTrainedModel:
         """Put the encoder (and BERT's pooler) back where transformers expects them."""
         prefix = model.base_model_prefix
         stand_in = getattr(model, prefix)

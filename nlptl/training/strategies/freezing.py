@@ -25,6 +25,7 @@ class PartialFreezing(FullFineTuning):
     layers hold general features, upper ones adapt to the task)."""
 
     name = "partial_freezing"
+    description = "partial freezing: the embeddings and the bottom {freeze_layers} encoder layers stay frozen"
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -48,6 +49,8 @@ class GradualUnfreezing(FullFineTuning):
     sends gradients into the pretrained layers. Groups: head, top layer, ..., bottom layer, embeddings."""
 
     name = "gradual_unfreezing"
+    description = ("gradual unfreezing (ULMFiT): layer groups are unfrozen from the top down, one more group every "
+                   "{unfreeze_every_steps} steps (every epoch when unset)")
     ddp_find_unused_parameters = True
 
     def __init__(self, recipe: Recipe) -> None:

@@ -16,6 +16,7 @@ class FromScratch(FullFineTuning):
     `full` is what pre-training contributes."""
 
     name = "from_scratch"
+    description = "trained from scratch: the architecture of the checkpoint with random weights"
 
     def configure(self, model: torch.nn.Module) -> torch.nn.Module:
         logger.info("from scratch: %s re-initialised at random (the pretrained weights are not used)",

@@ -8,7 +8,7 @@ import torch
 from nlptl.errors import NlptlError
 from nlptl.recipe import Recipe, TrainConfig
 from nlptl.training.layers import layer_groups
-from nlptl.training.optim import param_groups
+from nlptl.training.optim import numeric_lr, param_groups
 from nlptl.training.strategies.base import FullFineTuning
 
 
@@ -17,6 +17,7 @@ class LayerwiseLR(FullFineTuning):
     below it; the embeddings sit one below the bottom layer."""
 
     name = "layerwise_lr"
+    description = "layer-wise learning-rate decay: each layer trains at lr x {lr_decay} ^ (layers above it)"
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -26,4 +27,4 @@ class LayerwiseLR(FullFineTuning):
 
     def param_groups(self, model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
         depths = layer_groups(model).depth_from_top()
-        return param_groups(model, cfg, lr_for=lambda name: cfg.lr * self.decay ** depths[name])
+        return param_groups(model, cfg, lr_for=lambda name: numeric_lr(cfg) * self.decay ** depths[name])

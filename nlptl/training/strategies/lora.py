@@ -4,6 +4,7 @@ trained in full; merged into the base weights on export, so the saved model is a
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 import torch
 from transformers import PreTrainedModel
@@ -32,6 +33,8 @@ class LoRA(FullFineTuning):
     `strategy.lora_target_modules` the wrapped linear layers (default: peft's query/value per model type)."""
 
     name = "lora"
+    description = ("LoRA adapters (r={lora_r}, alpha={lora_alpha}, dropout={lora_dropout}, target modules: "
+                   "{lora_target_modules}); the pretrained weights stay frozen")
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -43,17 +46,19 @@ class LoRA(FullFineTuning):
         except ImportError:
             raise NlptlError("strategy.name=lora needs the peft package: pip install peft") from None
         opts = self.options
-        config = LoraConfig(r=opts.lora_r, lora_alpha=opts.lora_alpha, lora_dropout=opts.lora_dropout,
-                            target_modules=opts.lora_target_modules, modules_to_save=head_modules(model))
+        config = LoraConfig(r=opts.lora_r, lora_alpha=opts.lora_alpha,  # type: ignore[arg-type]  # a float works
+                            lora_dropout=opts.lora_dropout, target_modules=opts.lora_target_modules,
+                            modules_to_save=head_modules(model))
         try:
             wrapped = get_peft_model(model, config)
         except ValueError as err:
             raise NlptlError(f"LoRA on {type(model).__name__}: {err}; set strategy.lora_target_modules "
                              "(e.g. query,value)") from None
+        targets = cast(LoraConfig, wrapped.peft_config["default"]).target_modules  # a set, once peft resolved it
         logger.info("LoRA: r=%d alpha=%s dropout=%s on %s", opts.lora_r, opts.lora_alpha, opts.lora_dropout,
-                    sorted(wrapped.peft_config["default"].target_modules))
+                    sorted(targets or ()))
         return wrapped
 
-    def export_model(self, model: torch.nn.Module) -> PreTrainedModel:
+    def export_model(self, model: Any) -> PreTrainedModel:
         """W + (alpha/r)·BA folded into W, adapters and peft wrappers removed."""
         return model.merge_and_unload()

@@ -13,9 +13,9 @@ from nlptl.augment import (
     MentionBank,
     NerAugmenter,
 )
-from nlptl.augment.text.iob import entity_spans, mention_tags, validate_iob2
 from nlptl.augment.text.wordnet import WordNetLexicon, default_lexicon
 from nlptl.errors import NlptlError
+from nlptl.iob2 import entity_spans, mention_tags, validate_iob2
 from nlptl.recipe import AugmentSettings
 
 SETTINGS = settings(max_examples=50, deadline=None)

@@ -58,3 +58,28 @@ def test_wordnet30_reader_still_overrides_map_wn():
     reader_class = nltk_adapter.wordnet30_reader_class()
     assert issubclass(reader_class, WordNetCorpusReader) and reader_class.map_wn is not WordNetCorpusReader.map_wn
     assert type(default_lexicon().wordnet) is reader_class or default_lexicon().wordnet.get_version() == "3.0"
+
+
+def test_the_reader_still_has_the_private_lookups_and_map_wn():
+    """(from issue18's tests/augment/test_nltk_adapter.py) the lookups give the forms and senses NLTK's public API
+    does."""
+    wordnet = default_lexicon().wordnet
+    assert isinstance(wordnet, WordNetCorpusReader) and wordnet.get_version() == "3.0"
+    assert nltk_adapter.morphy_forms(wordnet, "films", "n") == ["film"]
+    assert sorted(nltk_adapter.morphy_forms(wordnet, "better", "a")) == ["better", "good", "well"]
+    offsets = nltk_adapter.lemma_offsets(wordnet, "film", "n")
+    assert offsets == [synset.offset() for synset in wordnet.synsets("film", pos="n")]  # same senses, same order
+
+
+def test_the_treebank_rules_are_still_patterns_with_flags():
+    """(from issue18's tests/augment/test_nltk_adapter.py) the rules are (pattern, replacement) pairs."""
+    for cls in (NLTKWordTokenizer, TreebankWordDetokenizer):
+        rules = nltk_adapter.treebank_rule_names(cls())
+        assert rules, f"NLTK's {cls.__name__} has no upper-case rule lists any more"
+        patterns = [item[0] for name in rules for item in getattr(cls, name) if isinstance(item, tuple) and item]
+        assert patterns and all(
+            isinstance(getattr(p, "pattern", None), str) and isinstance(getattr(p, "flags", None), int)
+            for p in patterns
+        ), f"NLTK's {cls.__name__} rules are no longer (pattern, replacement) pairs with .pattern and .flags"
+    fast = nltk_adapter._stdlib_patterns(NLTKWordTokenizer())
+    assert all(isinstance(item[0], re.Pattern) for item in fast.PUNCTUATION)

@@ -284,7 +284,7 @@ def test_card_metadata_names_hub_models_data_strategy_and_augmentation(run_dir, 
     recipe["model"]["name"] = "sentence-transformers/all-MiniLM-L6-v2"
     recipe["data"]["source"] = "stanfordnlp/imdb"
     recipe["strategy"] = {**recipe.get("strategy", {}), "name": "gradual_unfreezing", "unfreeze_every_steps": 50}
-    recipe["augment"] = {"ops": ["synonym_replacement"], "copies_per_example": 2}
+    recipe["augment"] = {"ops": ["synonym_replacement"], "copies": 2}
     (named / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     card = build_card(named, "someone/imdb-minilm", license="mit", language=["en", "de"])
     data = card.data.to_dict()

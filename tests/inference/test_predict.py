@@ -3,10 +3,7 @@ bad rows, chunked reading, long texts, routing of token-classification models.""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-import types
 from pathlib import Path
 
 import datasets
@@ -270,17 +267,18 @@ def test_token_classification_models_are_routed_to_the_ner_decoding(tiny_model_d
     tags = ["O", "B-PER", "I-PER"]
     model = BertForTokenClassification.from_pretrained(tiny_model_dir, num_labels=3, id2label=dict(enumerate(tags)),
                                                        label2id={t: i for i, t in enumerate(tags)})
+    with torch.no_grad():  # every word's most probable tag is B-PER, so the real decoding finds entities
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
     model.save_pretrained(ner_dir)
     BertTokenizer.from_pretrained(tiny_model_dir).save_pretrained(ner_dir)
     calls = []
 
-    def predict_entities(model, tokenizer, texts, batch_size):
-        calls.append(list(texts))
+    def predict_entities(model, texts, **settings):
+        calls.append((list(texts), settings))
         return [[{"type": "PER", "text": text.split()[0]}] for text in texts]
 
-    fake = types.ModuleType("nlptl.inference.ner")
-    fake.predict_entities = predict_entities
-    monkeypatch.setitem(sys.modules, "nlptl.inference.ner", fake)
+    monkeypatch.setattr("nlptl.inference.predictor.predict_entities", predict_entities)
     predictor = Predictor(ner_dir)
     assert predictor.kind == "token_classification"
     assert predictor.predict(["good film", None], bad_rows="skip")[0] == {"entities": [{"type": "PER",
@@ -291,14 +289,18 @@ def test_token_classification_models_are_routed_to_the_ner_decoding(tiny_model_d
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [json.loads(r["entities"]) for r in rows] == [[{"type": "PER", "text": "good"}],
                                                           [{"type": "PER", "text": "bad"}]]
-    monkeypatch.setitem(sys.modules, "nlptl.inference.ner", None)  # an install without the NER decoding
-    with pytest.raises(NlptlError, match="token-classification"):
-        predictor.predict(["good film"])
+    assert [texts for texts, _ in calls] == [["good film"], ["good film", "bad plot"]]  # the bad row never goes in
+    assert all(settings["tokenizer"] is predictor.tokenizer and settings["batch_size"] == predictor.batch_size
+               and settings["max_length"] == predictor.settings.max_length  # no recipe.yaml: the model's limit
+               and (settings["stride"], settings["strict"], settings["decoding"]) == (None, False, "constrained")
+               for _, settings in calls)
     monkeypatch.undo()
-    if importlib.util.find_spec("nlptl.inference.ner") is not None:  # the real decoding, random weights
-        spans = Predictor(ner_dir).predict(["the film was good", "bad plot ."])
-        assert len(spans) == 2 and all(isinstance(row["entities"], list) for row in spans)
-        assert all({"type", "text", "start_char", "end_char"} <= set(entity) for row in spans
+    texts = ["the film was good", "bad plot ."]
+    spans = Predictor(ner_dir).predict(texts)  # the real decoding
+    assert [len(row["entities"]) for row in spans] == [4, 3]  # every word is a one-word PER entity
+    for text, row in zip(texts, spans, strict=True):
+        assert [entity["text"] for entity in row["entities"]] == text.split()
+        assert all(entity["type"] == "PER" and text[entity["start_char"]:entity["end_char"]] == entity["text"]
                    for entity in row["entities"])
 
 

@@ -12,7 +12,6 @@ from nlptl.tasks.ner_decode import (
     EntitySpan,
     decode_entities,
     decode_tags,
-    decode_text_entities,
     split_words_with_offsets,
 )
 
@@ -58,7 +57,8 @@ def test_split_words_with_offsets_on_whitespace() -> None:
 def test_character_offsets_keep_original_spacing() -> None:
     text = "Peter  Blackburn visited New York, said EU."
     tags = ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "B-ORG"]
-    spans = decode_text_entities(text, tags)
+    words, offsets = split_words_with_offsets(text)
+    spans = decode_entities(words, tags, offsets=offsets, text=text)
     assert spans[0] == EntitySpan("PER", 0, 2, "Peter  Blackburn", 0, 16)
     for span in spans:
         assert span.text == text[span.start_char : span.end_char]
@@ -70,7 +70,8 @@ def test_pre_tokenizer_that_splits_punctuation() -> None:
     words, _ = split_words_with_offsets(text, BertPreTokenizer())
     assert words == ["Visited", "New", "York", ",", "said", "EU", "."]
     tags = ["O", "B-LOC", "I-LOC", "O", "O", "B-ORG", "O"]
-    spans = decode_text_entities(text, tags, pre_tokenizer=BertPreTokenizer())
+    words, offsets = split_words_with_offsets(text, BertPreTokenizer())
+    spans = decode_entities(words, tags, offsets=offsets, text=text)
     assert [(s.text, s.start_char, s.end_char) for s in spans] == [("New York", 8, 16), ("EU", 23, 25)]
 
 
