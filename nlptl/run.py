@@ -57,16 +57,22 @@ def trim_history(path: Path, last_step: int) -> None:
         write_text(path, "".join(line + "\n" for line in lines))
 
 
+def recorded_precision(recipe: Recipe) -> PrecisionChoice | None:
+    """The choice an interrupted `auto` run recorded (None when there is none or it cannot be read: measure)."""
+    saved = recipe.resolved_output_dir() / PRECISION_FILE
+    try:
+        recorded = PrecisionChoice(**json.loads(saved.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    return dataclasses.replace(recorded, reason=f"as the interrupted run ({recorded.reason})", cached=True)
+
+
 def choose_precision(recipe: Recipe, resuming: bool) -> PrecisionChoice:
     """`train.mixed_precision`, measured on the main process when `auto`, the same for every process; a resumed
     run keeps the format its checkpoints were trained in."""
     state = partial_state()
-    saved = recipe.resolved_output_dir() / PRECISION_FILE
-    choice = None
-    if resuming and recipe.train.mixed_precision == "auto" and saved.is_file():
-        recorded = json.loads(saved.read_text())
-        choice = PrecisionChoice(**{**recorded, "reason": f"as the interrupted run ({recorded['reason']})"})
-    elif state.is_main_process:
+    choice = recorded_precision(recipe) if resuming and recipe.train.mixed_precision == "auto" else None
+    if choice is None and state.is_main_process:
         shape = None
         if recipe.train.mixed_precision == "auto" and state.device.type == "cpu":
             shape = LayerShape.of(load_config(recipe.model, recipe.mirrors), recipe.train.batch_size,
@@ -142,8 +148,8 @@ def train(recipe: Recipe) -> dict:
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         write_text(output_dir / "recipe.yaml", recipe_to_yaml(recipe))
-        if recipe.train.mixed_precision == "auto":
-            write_json(output_dir / PRECISION_FILE, precision.as_dict())
+        if recipe.train.mixed_precision == "auto" and not precision.reason.startswith("as the interrupted run"):
+            write_json(output_dir / PRECISION_FILE, precision.as_dict())  # the first run's own measurement
         if resume_from is None:
             (output_dir / "history.jsonl").unlink(missing_ok=True)
     task = get_task(recipe.task)

@@ -156,3 +156,15 @@ def test_auto_precision_is_recorded_and_kept_by_a_resumed_run(tiny_model_dir, ti
     again.resume = "latest"
     resumed = nlptl.train(again)["train"]["precision"]
     assert resumed["used"] == other and resumed["reason"].startswith("as the interrupted run")
+
+
+def test_a_damaged_precision_record_is_measured_again_on_resume(tiny_model_dir, tiny_data_dir, tmp_path):
+    out = tmp_path / "run"
+    nlptl.train(tiny_recipe(tiny_model_dir, tiny_data_dir, out, max_steps=4, eval_every=2, mixed_precision="auto"))
+    (out / "precision.json").write_text("{not json")
+    shutil.rmtree(out / "checkpoints" / "step-0000004")
+    again = tiny_recipe(tiny_model_dir, tiny_data_dir, out, max_steps=4, eval_every=2, mixed_precision="auto")
+    again.resume = "latest"
+    chosen = nlptl.train(again)["train"]["precision"]
+    assert "x fp32 here" in chosen["reason"] and not chosen["reason"].startswith("as the interrupted run")
+    assert json.loads((out / "precision.json").read_text())["used"] == chosen["used"]  # rewritten whole
