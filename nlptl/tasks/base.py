@@ -26,6 +26,7 @@ class Task(Protocol):
     metric_names: dict[str, str]  # metric key -> its name on the model card (and the card's order)
     model_class: type  # the transformers Auto class of a checkpoint of this kind
     architecture_suffix: str  # a checkpoint of this kind names an architecture ending so in its config.json
+    first_token_head: bool  # the head reads only the first position's final hidden state (the others: all)
 
     def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
         """Encode the label column(s) as ids into a `labels` column; sets `label_names`."""

@@ -60,6 +60,7 @@ class SequenceClassificationTask:
                     "recall": "Recall (macro)"}
     model_class: type = AutoModelForSequenceClassification
     architecture_suffix = "ForSequenceClassification"
+    first_token_head = True
 
     def __init__(self) -> None:
         self.label_names: list[str] = []

@@ -101,6 +101,7 @@ class MaskedLMTask:
     metric_names = {"perplexity": "Perplexity", "accuracy": "Masked-token accuracy"}
     model_class: type = AutoModelForMaskedLM
     architecture_suffix = "ForMaskedLM"
+    first_token_head = False
 
     def __init__(self) -> None:
         self.label_names: list[str] = []

@@ -82,6 +82,7 @@ class TokenClassificationTask:
                     "recall": "Entity recall (micro)", "accuracy": "Token accuracy"}
     model_class: type = AutoModelForTokenClassification
     architecture_suffix = "ForTokenClassification"
+    first_token_head = False
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
