@@ -21,8 +21,7 @@ from nlptl.allocator import keep_freed_memory
 from nlptl.errors import NlptlError
 from nlptl.first_token import last_layer_first_token_only
 from nlptl.inference.badrows import check_policy, screen
-from nlptl.inference.encode import EncodeSettings, encode_texts
-from nlptl.inference.engine import class_probabilities, pool_windows
+from nlptl.inference.engine import EncodeSettings, class_probabilities, encode_texts, pool_windows
 from nlptl.inference.ner import predict_entities
 from nlptl.inference.routing import MODEL_CLASSES, SEQUENCE, model_kind
 from nlptl.inference.trained import default_max_length, saved_recipe
