@@ -16,16 +16,44 @@ head reads the first token; anything else is left as it is.
 
 from __future__ import annotations
 
+from typing import Protocol, cast
+
 import torch
 from torch import nn
 
 FIRST_TOKEN_HEADS = {"bert", "roberta", "xlm-roberta", "electra", "camembert"}
 
 
+class SelfAttentionLayout(Protocol):
+    """What the first-token forward reads of BERT's self-attention (transformers' `BertSelfAttention`)."""
+
+    query: nn.Module
+    key: nn.Module
+    value: nn.Module
+    num_attention_heads: int
+    scaling: float
+    dropout: nn.Dropout
+
+
+class AttentionLayout(Protocol):
+    self: SelfAttentionLayout
+    output: nn.Module  # dense + dropout + residual LayerNorm
+
+
+class BertLayerLayout(Protocol):
+    """A BERT-layout encoder layer. Its parts are looked up on every call, not kept: LoRA swaps `query`/`value`
+    for wrappers after the forward is patched."""
+
+    attention: AttentionLayout
+    intermediate: nn.Module
+    output: nn.Module
+    training: bool
+
+
 class FirstTokenForward:
     """A BERT-layout layer's forward that returns the hidden state of position 0 only, shape (batch, 1, hidden)."""
 
-    def __init__(self, layer: nn.Module) -> None:
+    def __init__(self, layer: BertLayerLayout) -> None:
         self.layer = layer
 
     def __call__(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, *args,
@@ -76,5 +104,5 @@ def last_layer_first_token_only(model: nn.Module) -> bool:
     if not isinstance(layers, nn.ModuleList) or not layers or not has_bert_layout(layers[-1]):
         return False
     if not first_token_only(layers[-1]):
-        layers[-1].forward = FirstTokenForward(layers[-1])
+        layers[-1].forward = FirstTokenForward(cast(BertLayerLayout, layers[-1]))  # the layout was just checked
     return True

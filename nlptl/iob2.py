@@ -43,6 +43,12 @@ def entity_type(tag: str) -> str | None:
     return tag[2:] if tag[:2] in ("B-", "I-") else None
 
 
+def inside_partner(tag: str) -> str | None:
+    """The tag of the words that continue a mention ``tag`` opens: ``"B-PER"`` -> ``"I-PER"``; None unless B-."""
+    prefix, found_type = split_tag(tag)
+    return f"I-{found_type}" if prefix == "B" and found_type is not None else None
+
+
 def mention_tags(entity_type: str, length: int) -> list[str]:
     """IOB2 tags for a mention of ``length`` words: B-TYPE, then I-TYPE for the rest."""
     return [f"B-{entity_type}"] + [f"I-{entity_type}"] * (length - 1)

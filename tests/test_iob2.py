@@ -25,6 +25,8 @@ def test_iob1_to_iob2(iob1: list[str], converted: list[str]) -> None:
 def test_label_names_are_stable_and_completed() -> None:
     assert iob2.label_names(["PER", "LOC", "PER"]) == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
     assert iob2.complete_names(["O", "I-PER", "I-LOC"]) == ["O", "I-PER", "I-LOC", "B-PER", "B-LOC"]
+    assert [iob2.inside_partner(tag) for tag in ["B-PER", "I-PER", "O", "B-", "B-NORP-X"]] == \
+        ["I-PER", None, None, None, "I-NORP-X"]
 
 
 def test_ill_formed_tags_are_refused() -> None:

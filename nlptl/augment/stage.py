@@ -57,8 +57,8 @@ class AugmentStage:
     def __init__(self, recipe: Recipe, task: AugmentTask, accelerator: Any = None) -> None:
         self.recipe, self.task, self.accelerator = recipe, task, accelerator
         self.ops = check(recipe.augment)
-        seed = recipe.seed if recipe.augment.seed is None else recipe.augment.seed
-        self.settings = dataclasses.replace(recipe.augment, ops=list(self.ops), seed=seed)  # names and seed resolved
+        self.seed: int = recipe.seed if recipe.augment.seed is None else recipe.augment.seed
+        self.settings = dataclasses.replace(recipe.augment, ops=list(self.ops), seed=self.seed)  # names, seed resolved
         self.stats = AugmentStats()
         self.recorder = SampleRecorder(self.settings.record_samples, self.ops)
         self.rows: RowAugmenter | None = None
@@ -112,7 +112,7 @@ class AugmentStage:
         train = train.add_column(EXAMPLE_ID, list(range(len(train))))
         encode = partial(self.task.encode_rows, tokenizer=tokenizer, recipe=self.recipe)
         self.train_collator = EpochAugmenter(train.to_list(), rows, encode, self.task.collator(tokenizer),
-                                             self.settings.seed, self.settings.copies, self.recorder)
+                                             self.seed, self.settings.copies, self.recorder)
         acc = self.accelerator
         if acc is not None and acc.num_processes > 1:
             self.train_collator.share_work(acc.process_index, acc.num_processes, partial(gather, acc))
@@ -126,7 +126,7 @@ class AugmentStage:
         if not self.enabled:
             return {}
         report: dict[str, Any] = {"mode": self.settings.mode, "ops": list(self.ops), "alpha": self.settings.alpha,
-                                  "copies": self.settings.copies, "seed": self.settings.seed}
+                                  "copies": self.settings.copies, "seed": self.seed}
         if self.train_collator is None:
             report.update(merge_counts([self.stats.as_dict()]))
             report["train_examples_before"], report["train_examples_after"] = self.sizes or (None, None)

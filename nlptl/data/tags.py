@@ -61,7 +61,7 @@ def names_from_string_tags(train: datasets.Dataset, column: str) -> list[str]:
                 f"{describe(train, 'train', row, word)}: tag {tag!r} is not O, B-TYPE or I-TYPE; fix the data or "
                 "list every tag in data.label_names"
             )
-    return iob2.label_names(tag[2:] for tag in seen if tag != iob2.OUTSIDE)
+    return iob2.label_names({found for tag in seen if (found := iob2.entity_type(tag))})
 
 
 def tag_names_for(train: datasets.Dataset, column: str, recipe_names: list[str] | None) -> list[str]:

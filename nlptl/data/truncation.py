@@ -10,6 +10,13 @@ from nlptl.errors import NlptlError
 STRATEGIES = ("head", "tail", "head_tail")
 
 
+def describe_truncation(max_length: int, strategy: str, head_tokens: int) -> str:
+    """What happens to a longer text, in words (the model card's limitations)."""
+    kept = {"head": "the start is kept", "tail": "the end is kept",
+            "head_tail": f"the first {head_tokens} tokens and the end are kept"}
+    return f"Inputs longer than {max_length} tokens are cut ({kept.get(strategy, strategy)})"
+
+
 def special_token_frame(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], list[int]]:
     """The ids a tokenizer puts before and after a single text, e.g. ([CLS], [SEP]) for BERT."""
     with_specials = tokenizer("a")["input_ids"]

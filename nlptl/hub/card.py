@@ -15,7 +15,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from nlptl.errors import NlptlError
 from nlptl.inference.trained import saved_recipe
-from nlptl.recipe import DataConfig, Recipe
+from nlptl.recipe import Recipe
 from nlptl.tasks import Task, get_task
 from nlptl.training.strategies import describe_strategy as strategy_description
 
@@ -228,29 +228,6 @@ def results_table(metrics: dict[str, Any], task: Task) -> tuple[list[str], list[
     return [names[k] for k in keys] + ["examples"], rows
 
 
-def length_note(pipeline_tag: str, data: DataConfig) -> str:
-    if pipeline_tag == "token-classification":
-        return (f"Sentences longer than {data.max_length} sub-tokens are split into overlapping windows, so no word "
-                "is lost; only the entity types listed under Labels are found.")
-    kept = {"head": "the start is kept", "tail": "the end is kept",
-            "head_tail": f"the first {data.head_tokens} tokens and the end are kept"}
-    return (f"Inputs longer than {data.max_length} tokens are cut ({kept.get(data.truncation, data.truncation)}) "
-            "unless predicted with `nlptl predict --long-text window`.")
-
-
-def usage_snippet(repo_id: str, pipeline_tag: str) -> str:
-    if pipeline_tag == "fill-mask":
-        return (f'from transformers import pipeline\n\nfill = pipeline("fill-mask", model="{repo_id}")\n'
-                f'print(fill(f"The movie was {{fill.tokenizer.mask_token}}."))')
-    if pipeline_tag == "token-classification":
-        return (f'from transformers import pipeline\n\nner = pipeline("token-classification", model="{repo_id}", '
-                f'aggregation_strategy="simple")\nprint(ner("Angela Merkel visited Paris."))')
-    return (f'from transformers import pipeline\n\nclassifier = pipeline("text-classification", model="{repo_id}")\n'
-            f'print(classifier("A moving, beautifully acted film."))\n\n'
-            f'# or, in batches with length sorting:\nimport nlptl\n'
-            f'print(nlptl.Predictor("{repo_id}").predict(["A moving, beautifully acted film."]))')
-
-
 def framework_versions() -> list[tuple[str, str]]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -289,8 +266,8 @@ def build_card(run_dir: Path, repo_id: str, license: str | None = None,
     test = metrics.get("test") or {}
     names = task.metric_names
     columns, rows = results_table(metrics, task)
-    data_lines = [f"text column: `{data.text_column}`" if pipeline_tag != "token-classification"
-                  else f"tokens column: `{data.tokens_column}`"]
+    text = task.card_text(repo_id, data)
+    data_lines = [text.input_line]
     if data.max_train_samples:
         data_lines.append(f"{data.max_train_samples} training examples (seeded random subset)")
     if data.max_eval_samples:
@@ -306,8 +283,7 @@ def build_card(run_dir: Path, repo_id: str, license: str | None = None,
         else f"the local data set `{local_name(data.source)}`",
         test_lines=[f"{names[k]}: {metric(test[k])}" for k in names if isinstance(test.get(k), int | float)],
         test_examples=test.get("num_examples", "?"), labels=labels,
-        length_note=length_note(pipeline_tag, data),
-        usage=usage_snippet(repo_id, pipeline_tag),
+        length_note=text.length_note, usage=text.usage,
         source=dataset or f"local data set `{local_name(data.source)}`",
         config_name=data.config_name, data_lines=data_lines,
         strategy=describe_strategy(recipe),

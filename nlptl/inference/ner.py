@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tokenizers.pre_tokenizers import BertPreTokenizer, PreTokenizer
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from nlptl.data.collate import MODEL_INPUTS
 from nlptl.errors import NlptlError
+from nlptl.inference.engine import sorted_forward
 from nlptl.inference.trained import default_max_length, saved_recipe
 from nlptl.models import load_config, load_model, load_tokenizer
 from nlptl.recipe import DataConfig, ModelConfig
@@ -45,19 +44,13 @@ def load_token_model(model_dir: str | Path) -> tuple[PreTrainedModel, PreTrained
     return model.eval(), load_tokenizer(cfg, {})
 
 
-@torch.inference_mode()
 def predict_windows(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, windows: dict[str, list],
                     batch_size: int) -> list[np.ndarray]:
-    """Log-probabilities (positions, labels) of every window; batches of similar length waste little padding."""
-    device = next(model.parameters()).device
-    order = sorted(range(len(windows["input_ids"])), key=lambda i: len(windows["input_ids"][i]), reverse=True)
-    predictions: list[np.ndarray] = [np.empty((0, 0)) for _ in order]
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        features = [{key: windows[key][i] for key in MODEL_INPUTS if key in windows} for i in rows]
-        batch = tokenizer.pad(features, padding=True, return_tensors="pt").to(device)
-        log_probs = model(**batch).logits.float().log_softmax(dim=-1).cpu().numpy()
-        for row, row_scores in zip(rows, log_probs, strict=True):
+    """Log-probabilities (positions, labels) of every window, run by the engine's length-sorted batches."""
+    predictions: list[np.ndarray] = [np.empty((0, 0)) for _ in windows["input_ids"]]
+    for rows, log_probs in sorted_forward(model, tokenizer, windows, batch_size,
+                                          lambda logits: logits.float().log_softmax(dim=-1).cpu()):
+        for row, row_scores in zip(rows, log_probs.numpy(), strict=True):
             predictions[row] = row_scores[:len(windows["input_ids"][row])]
     return predictions
 

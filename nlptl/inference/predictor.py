@@ -1,8 +1,10 @@
 """`Predictor`: a fine-tuned checkpoint ready to label texts.
 
-Settings the model was trained with (max_length, truncation, head_tokens, text column) are read from the
-`recipe.yaml` that `nlptl train` saves next to the weights, so prediction sees texts cut the way training did;
-arguments override them.
+Which kind of fine-tuned model a checkpoint is comes from its config (the task objects say how a checkpoint of
+their kind is recognised), so prediction picks the right head and decoding without being told: token
+classification goes to the NER decoding (`nlptl.inference.ner`). Settings the model was trained with
+(max_length, truncation, head_tokens, text column) are read from the `recipe.yaml` that `nlptl train` saves next
+to the weights, so prediction sees texts cut the way training did; arguments override them.
 """
 
 from __future__ import annotations
@@ -15,23 +17,39 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import PretrainedConfig
 
 from nlptl import mirrors
 from nlptl.allocator import keep_freed_memory
 from nlptl.errors import NlptlError
 from nlptl.first_token import last_layer_first_token_only
 from nlptl.inference.badrows import check_policy, screen
-from nlptl.inference.encode import EncodeSettings, encode_texts
-from nlptl.inference.engine import class_probabilities, pool_windows
+from nlptl.inference.engine import EncodeSettings, class_probabilities, encode_texts, pool_windows
 from nlptl.inference.ner import predict_entities
-from nlptl.inference.routing import MODEL_CLASSES, SEQUENCE, model_kind
 from nlptl.inference.trained import default_max_length, saved_recipe
 from nlptl.models import load_config, load_model, load_tokenizer
 from nlptl.precision import DTYPES, LayerShape, inference_precision
 from nlptl.recipe import DataConfig, ModelConfig
+from nlptl.tasks import TASKS, checkpoint_task
+from nlptl.tasks.classification import SequenceClassificationTask
+from nlptl.tasks.token_classification import TokenClassificationTask
 from nlptl.training.distributed import partial_state
 
 logger = logging.getLogger(__name__)
+SEQUENCE = SequenceClassificationTask.name
+PREDICTED = (SEQUENCE, TokenClassificationTask.name)  # the kinds `nlptl predict` labels files with
+
+
+def model_kind(config: PretrainedConfig, name: str) -> str:
+    """The task kind of a fine-tuned checkpoint that prediction can run; anything else is a clear error."""
+    kind = checkpoint_task(config)
+    if kind not in PREDICTED:
+        architectures = list(getattr(config, "architectures", None) or [])
+        raise NlptlError(
+            f"{name}: its config.json names the architectures {architectures or 'none'}; prediction needs a "
+            "fine-tuned sequence- or token-classification checkpoint (the output dir of `nlptl train`)"
+        )
+    return kind
 
 
 class Predictor:
@@ -71,10 +89,11 @@ class Predictor:
         if self.device.type == "cpu":
             keep_freed_memory()  # no page faults on every batch (process-wide: the heap stays at its peak)
         self.precision = precision
-        self.model = load_model(MODEL_CLASSES[self.kind], cfg, recipe_mirrors)
+        task = TASKS[self.kind]
+        self.model = load_model(task.model_class, cfg, recipe_mirrors)
         self.model.to(device=self.device, dtype=self.dtype).eval()
-        if self.kind == SEQUENCE:
-            last_layer_first_token_only(self.model)  # the head reads the first token only
+        if task.first_token_head:
+            last_layer_first_token_only(self.model)  # the last layer computes only what the head reads
         self.labels = [str(self.model.config.id2label[i]) for i in range(self.model.config.num_labels)]
 
     def describe(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@ trainer and evaluation call these methods and never branch on the kind themselve
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -10,11 +11,20 @@ import datasets
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from nlptl.recipe import AugmentSettings, Recipe
+from nlptl.recipe import AugmentSettings, DataConfig, Recipe
 
 if TYPE_CHECKING:
     from nlptl.augment.rows import RowAugmenter
     from nlptl.data.collate import Collator
+
+
+@dataclass(frozen=True)
+class CardText:
+    """What a model card says that depends on the task kind."""
+
+    usage: str  # Python that loads the model by its Hub id and runs it on an example
+    length_note: str  # what happens to inputs longer than the model takes (one or two sentences)
+    input_line: str  # the data column the model reads, as one line of the card's "Training data"
 
 
 class Task(Protocol):
@@ -26,6 +36,7 @@ class Task(Protocol):
     metric_names: dict[str, str]  # metric key -> its name on the model card (and the card's order)
     model_class: type  # the transformers Auto class of a checkpoint of this kind
     architecture_suffix: str  # a checkpoint of this kind names an architecture ending so in its config.json
+    first_token_head: bool  # the head reads only the first position's final hidden state (the others: all)
 
     def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
         """Encode the label column(s) as ids into a `labels` column; sets `label_names`."""
@@ -75,6 +86,9 @@ class Task(Protocol):
 
     def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
         """Plots and reports for the evaluated splits; returns the files written."""
+
+    def card_text(self, repo_id: str, data: DataConfig) -> CardText:
+        """The model card's task-specific text for a model trained with these data settings."""
 
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """Signs in one split's metrics that the model predicts no better than a constant (one line each), for

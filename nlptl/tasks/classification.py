@@ -16,13 +16,14 @@ from nlptl.augment.rows import TextRows, label_id_map
 from nlptl.data.collate import PadCollator
 from nlptl.data.columns import to_columns, to_rows
 from nlptl.data.labels import encode_labels
-from nlptl.data.truncation import encode_single
+from nlptl.data.truncation import describe_truncation, encode_single
 from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_confusion_matrix
 from nlptl.first_token import last_layer_first_token_only
 from nlptl.models import load_labelled_model
-from nlptl.recipe import AugmentSettings, Recipe
+from nlptl.recipe import AugmentSettings, DataConfig, Recipe
+from nlptl.tasks.base import CardText
 from nlptl.training.learning_check import majority_sign, one_class_sign
 
 
@@ -60,6 +61,7 @@ class SequenceClassificationTask:
                     "recall": "Recall (macro)"}
     model_class: type = AutoModelForSequenceClassification
     architecture_suffix = "ForSequenceClassification"
+    first_token_head = True
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
@@ -137,6 +139,19 @@ class SequenceClassificationTask:
 
     def metrics_from_loss(self, loss: float) -> dict[str, float]:
         return {}
+
+    def card_text(self, repo_id: str, data: DataConfig) -> CardText:
+        example = "A moving, beautifully acted film."
+        return CardText(
+            usage=(f'from transformers import pipeline\n\n'
+                   f'classifier = pipeline("{self.pipeline_tag}", model="{repo_id}")\n'
+                   f'print(classifier("{example}"))\n\n'
+                   f'# or, in batches with length sorting:\nimport nlptl\n'
+                   f'print(nlptl.Predictor("{repo_id}").predict(["{example}"]))'),
+            length_note=describe_truncation(data.max_length, data.truncation, data.head_tokens)
+            + " unless predicted with `nlptl predict --long-text window`.",
+            input_line=f"text column: `{data.text_column}`",
+        )
 
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """All predictions one class, or accuracy at the majority-class rate."""

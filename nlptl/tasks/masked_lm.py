@@ -27,10 +27,11 @@ from transformers import (
 
 from nlptl import models
 from nlptl.data.collate import PadCollator
-from nlptl.data.truncation import encode_single
+from nlptl.data.truncation import describe_truncation, encode_single
 from nlptl.errors import NlptlError
-from nlptl.recipe import Recipe
+from nlptl.recipe import DataConfig, Recipe
 from nlptl.seeding import example_rng
+from nlptl.tasks.base import CardText
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class MaskedLMTask:
     metric_names = {"perplexity": "Perplexity", "accuracy": "Masked-token accuracy"}
     model_class: type = AutoModelForMaskedLM
     architecture_suffix = "ForMaskedLM"
+    first_token_head = False
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
@@ -199,6 +201,14 @@ class MaskedLMTask:
 
     def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
         return []
+
+    def card_text(self, repo_id: str, data: DataConfig) -> CardText:
+        return CardText(
+            usage=(f'from transformers import pipeline\n\nfill = pipeline("{self.pipeline_tag}", model="{repo_id}")\n'
+                   f'print(fill(f"The movie was {{fill.tokenizer.mask_token}}."))'),
+            length_note=describe_truncation(data.max_length, data.truncation, data.head_tokens) + ".",
+            input_line=f"text column: `{data.text_column}`",
+        )
 
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """No constant-predictor rate to compare with here: the training-loss sign alone applies."""

@@ -26,15 +26,13 @@ window; their sum is the number of words that needed a window beyond the first).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
 from nlptl.errors import NlptlError
-
-if TYPE_CHECKING:
-    pass
+from nlptl.iob2 import inside_partner
 
 IGNORE_INDEX = -100
 """Label for positions the loss and metrics skip (PyTorch cross-entropy's default ignore_index)."""
@@ -54,9 +52,9 @@ def continuation_label_ids(label_names: Sequence[str]) -> dict[int, int]:
     label_to_id = {name: label_id for label_id, name in enumerate(label_names)}
     continuation_ids: dict[int, int] = {}
     for name, label_id in label_to_id.items():
-        if not name.startswith("B-"):
+        inside_name = inside_partner(name)
+        if inside_name is None:
             continue
-        inside_name = "I-" + name[2:]
         if inside_name not in label_to_id:
             raise NlptlError(
                 f"label {name!r} has no matching {inside_name!r} in the label list {list(label_names)}; "

@@ -26,7 +26,8 @@ from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_entity_f1
 from nlptl.models import load_labelled_model
-from nlptl.recipe import AugmentSettings, Recipe
+from nlptl.recipe import AugmentSettings, DataConfig, Recipe
+from nlptl.tasks.base import CardText
 from nlptl.tasks.ner_decode import DECODINGS, decode_tags
 from nlptl.tasks.token_alignment import (
     IGNORE_INDEX,
@@ -82,6 +83,7 @@ class TokenClassificationTask:
                     "recall": "Entity recall (micro)", "accuracy": "Token accuracy"}
     model_class: type = AutoModelForTokenClassification
     architecture_suffix = "ForTokenClassification"
+    first_token_head = False
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
@@ -187,6 +189,15 @@ class TokenClassificationTask:
 
     def metrics_from_loss(self, loss: float) -> dict[str, float]:
         return {}
+
+    def card_text(self, repo_id: str, data: DataConfig) -> CardText:
+        return CardText(
+            usage=(f'from transformers import pipeline\n\nner = pipeline("{self.pipeline_tag}", model="{repo_id}", '
+                   f'aggregation_strategy="simple")\nprint(ner("Angela Merkel visited Paris."))'),
+            length_note=(f"Sentences longer than {data.max_length} sub-tokens are split into overlapping windows, so "
+                         "no word is lost; only the entity types listed under Labels are found."),
+            input_line=f"tokens column: `{data.tokens_column}`",
+        )
 
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """No entity found: what predicting O for every word scores."""

@@ -7,7 +7,7 @@ import torch
 import yaml
 from conftest import tiny_recipe
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoModelForTokenClassification
 
 import nlptl
 from nlptl import NlptlError
@@ -100,6 +100,20 @@ def test_cached_features_encode_each_text_once(tiny_model_dir):
     assert calls == [2]  # encoded once, whatever the batch order or padding
     assert torch.allclose(first, again) and torch.allclose(first.flip(0), reordered.logits, atol=1e-6)
     assert isinstance(model.bert, FrozenEncoder)
+
+
+@pytest.mark.parametrize("task, auto_class, width", [("token_classification", AutoModelForTokenClassification, 3),
+                                                      ("masked_lm", AutoModelForMaskedLM, None)])
+def test_feature_extraction_keeps_every_position_for_heads_that_read_them(tiny_model_dir, task, auto_class, width):
+    """The task says which positions its head reads: token and masked-LM heads get every position's features."""
+    model = auto_class.from_pretrained(tiny_model_dir, **({"num_labels": width} if width else {}))
+    recipe = nlptl.Recipe(task=task, strategy=nlptl.StrategyConfig(name="feature_extraction", cache_features=True))
+    model = build_strategy(recipe).configure(model)
+    batch = {"input_ids": torch.tensor([[2, 5, 6, 3, 0], [2, 7, 3, 0, 0]]),
+             "attention_mask": torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0]])}
+    logits = model(**batch).logits
+    assert logits.shape[:2] == (2, 5) and logits.shape[2] == (width or model.config.vocab_size)
+    assert model(**batch).logits.equal(logits)  # the second pass reads the stored whole-sequence features
 
 
 def test_cached_features_train_like_the_frozen_encoder(tiny_model_dir, tiny_data_dir, tmp_path):

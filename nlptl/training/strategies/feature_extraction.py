@@ -6,8 +6,9 @@ of the model (pooler, pre_classifier, classifier) is untouched, so this works fo
 
 With `strategy.cache_features` the encoder output is remembered per text (keyed by its token ids), so each text
 is encoded once — the first epoch and the first evaluation encode, every later pass is head-only and fast.
-Sequence heads read only the first ([CLS]) position, so only that vector is stored; token heads read every
-position, so whole sequences are stored (memory grows with the data: fine for NER-sized sets).
+The task says which positions its head reads (`Task.first_token_head`): a sequence head reads only the first
+([CLS]) position, so only that vector is stored; token and masked-LM heads read every position, so whole
+sequences are stored (memory grows with the data: fine for NER-sized sets).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from nlptl.recipe import Recipe
+from nlptl.tasks import get_task
 from nlptl.training.strategies.base import FullFineTuning
 
 logger = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ class FeatureExtraction(FullFineTuning):
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
         self.cache = recipe.strategy.cache_features
+        self.first_position_only = get_task(recipe.task).first_token_head  # else the head reads every position
 
     def configure(self, model: Any) -> torch.nn.Module:
         prefix = model.base_model_prefix
@@ -106,8 +109,7 @@ class FeatureExtraction(FullFineTuning):
         pooler = getattr(encoder, "pooler", None)
         if pooler is not None:
             encoder.pooler = None  # the encoder then returns no pooled output; FrozenEncoder applies the pooler
-        first_only = not type(model).__name__.endswith("ForTokenClassification")
-        setattr(model, prefix, FrozenEncoder(encoder, pooler, self.cache, first_only))
+        setattr(model, prefix, FrozenEncoder(encoder, pooler, self.cache, self.first_position_only))
         logger.info("feature extraction: encoder frozen%s; the head trains",
                     " and its features cached per text" if self.cache else "")
         return model
