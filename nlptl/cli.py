@@ -109,13 +109,13 @@ def read_recipe(command: str, args: list[str]) -> tuple[Recipe, str | None]:
     if path and Path(path).suffix in (".yaml", ".yml"):  # a saved run: whether it resumed is no choice of the recipe
         base.resume, base.overwrite_output_dir = None, False
     values = parse_overrides(base, flags, prog=f"nlptl {command}", usage=TRAIN_USAGE.format(command=command))
+    check_task(str(values.get("task", base.task)))
     if path is None:
         from nlptl.quickstart import recipe_from_data
 
         recipe = recipe_from_data(values)
     else:
         recipe = apply_values(base, values)
-    check_task(recipe.task)
     if path and Path(path).suffix in (".yaml", ".yml") and command == "train" and not (
             {"output_dir", "resume", "overwrite_output_dir"} & set(values)):
         recipe.output_dir = str(rerun_dir(recipe.resolved_output_dir()))

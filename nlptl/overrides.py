@@ -75,7 +75,7 @@ class FlagParser(argparse.ArgumentParser):
         return result
 
     def error(self, message: str) -> NoReturn:
-        raise NlptlError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise NlptlError(f"{message} (see {self.prog} --help)")
 
 
 def flag_of(name: str) -> str:

@@ -33,10 +33,21 @@ def is_list(feature: Any) -> bool:
 
 def train_columns(recipe: Recipe) -> dict[str, Any]:
     """{column: feature} of the train split, read (and cached) the way the run will read it."""
-    from nlptl.data.loading import load_raw_splits
+    from nlptl import mirrors
+    from nlptl.data.loading import BUILDERS, CONLL_SUFFIXES, load_raw_splits
 
     cfg = recipe.data
-    splits = load_raw_splits(cfg.source, cfg.config_name, recipe.mirrors, cfg.cache_dir)
+    path_like = cfg.source.startswith(("/", ".", "~")) or cfg.source.count("/") > 1 or (
+        Path(cfg.source).suffix in (*BUILDERS, *CONLL_SUFFIXES))
+    if path_like and not mirrors.is_local(mirrors.resolve(cfg.source, recipe.mirrors)):
+        raise NlptlError(f"--data {cfg.source}: no such file or directory")
+    were_disabled = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # a look at the columns; the run itself shows the loading
+    try:
+        splits = load_raw_splits(cfg.source, cfg.config_name, recipe.mirrors, cfg.cache_dir)
+    finally:
+        if not were_disabled:
+            datasets.enable_progress_bars()
     if cfg.train_split not in splits:
         raise NlptlError(f"{cfg.source}: no split {cfg.train_split!r} (it has: {', '.join(splits)}); "
                          "pass --data.train_split NAME")
@@ -64,11 +75,12 @@ def missing_column(source: str, column: str, flag: str, columns: dict[str, Any])
 def recipe_from_data(values: dict[str, Any]) -> Recipe:
     """The recipe of `nlptl train --data FILE [...]`: the defaults, the given fields, and the task kind from the
     data unless --task says it; every column the task reads is checked to exist before anything runs."""
+    roles = {name: values[name] for name in ROLE_FIELDS if name in values}
+    recipe = apply_values(Recipe(), {k: v for k, v in values.items() if k not in roles})  # checks every value
     if "data.source" not in values:
         raise NlptlError(NEEDS_DATA)
-    source = str(values["data.source"])
-    roles = {name: values[name] for name in ROLE_FIELDS if name in values}
-    recipe = apply_values(Recipe(name=run_name(source)), {k: v for k, v in values.items() if k not in roles})
+    source = recipe.data.source
+    recipe.name = recipe.name if "name" in values else run_name(source)
     columns = train_columns(recipe)
     if "task" not in values:
         recipe.task = infer_task(columns, roles.get("data.text_column"), source)
