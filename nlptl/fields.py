@@ -1,4 +1,4 @@
-"""Typed dotted fields of nested dataclasses (`train.lr`): their type, default and help, and values checked on the way in.
+"""Typed dotted fields of nested dataclasses (`train.lr`): type, default, help, and values checked on the way in.
 
 Shared by the YAML reader (`nlptl.recipe`), the command line (`nlptl.overrides`) and grids that set fields
 (`nlptl.compare`). A field's help is the `# comment` after it in the dataclass source (or, when it has none there,
@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
-import functools
 import inspect
 import io
 import math
@@ -56,9 +55,17 @@ def fields_of(obj: Any, prefix: str = "") -> dict[str, FieldInfo]:
     return found
 
 
-@functools.cache
 def field_comments(cls: type) -> dict[str, str]:
     """{field: comment} from the class source: the comment after the field, else the comment lines above it."""
+    if cls not in _comments:
+        _comments[cls] = read_comments(cls)
+    return _comments[cls]
+
+
+_comments: dict[type, dict[str, str]] = {}
+
+
+def read_comments(cls: type) -> dict[str, str]:
     try:
         source = textwrap.dedent(inspect.getsource(cls))
     except (OSError, TypeError):  # no source (frozen app): fields without help, not a failure
@@ -79,7 +86,7 @@ def field_comments(cls: type) -> dict[str, str]:
             continue
         after = [trailing[line] for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)
                  if line in trailing]
-        above = []
+        above: list[str] = []
         line = node.lineno - 1
         while line in alone:
             above.insert(0, alone[line])

@@ -118,23 +118,12 @@ def build_parser(recipe: Recipe, prog: str, usage: str | None = None) -> FlagPar
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     short = parser.add_argument_group("common flags (short names for the fields below)")
     for flag, name in SHORT_FLAGS.items():
-        info = fields[name]
+        kwargs: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": short_flag_help(flag, recipe)}
         if flag == "--resume":
-            short.add_argument(flag, dest=name, action="store_const", const=RESUME_LATEST, default=argparse.SUPPRESS,
-                               help="continue the interrupted run from the newest checkpoint in the output dir")
-            continue
-        if flag == "--resume-from":
-            short.add_argument(flag, dest=name, default=argparse.SUPPRESS, metavar="CHECKPOINT",
-                               help="continue from this checkpoint dir (OUTPUT/checkpoints/step-...)")
-            continue
-        role = ""
-        if name in ROLE_FIELDS:
-            role = f" ({ROLE_FIELDS[name]} for token_classification)"
-            info = fields[ROLE_FIELDS[name]] if recipe.task == "token_classification" else info
-        if flag == "--task":
-            role = f" (also {', '.join(TASK_ALIASES)})"
-        short.add_argument(flag, dest=name, default=argparse.SUPPRESS, metavar=metavar(info),
-                           help=f"{name}{role}: {describe(info)}")
+            kwargs.update(action="store_const", const=RESUME_LATEST)
+        else:
+            kwargs["metavar"] = short_flag_metavar(flag, recipe)
+        short.add_argument(flag, **kwargs)
     taken = {spelling(flag) for flag in SHORT_FLAGS}
     groups: dict[str, argparse._ArgumentGroup] = {}
     for name, info in fields.items():
@@ -145,12 +134,39 @@ def build_parser(recipe: Recipe, prog: str, usage: str | None = None) -> FlagPar
         if section not in groups:
             holder_doc = (type(info.holder).__doc__ or "").strip() if section else "the run as a whole"
             groups[section] = parser.add_argument_group(section or "run", holder_doc)
-        kwargs: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "metavar": metavar(info),
-                                  "help": describe(info)}
+        kwargs = {"dest": name, "default": argparse.SUPPRESS, "metavar": metavar(info), "help": describe(info)}
         if info.type is bool:
             kwargs.update(nargs="?", const="true")
         groups[section].add_argument(flag, **kwargs)
     return parser
+
+
+def short_flag_metavar(flag: str, recipe: Recipe) -> str:
+    return "CHECKPOINT" if flag == "--resume-from" else metavar(fields_of(recipe)[SHORT_FLAGS[flag]])
+
+
+def short_flag_target(flag: str) -> str:
+    """What a short flag sets: `data.text_column (data.tokens_column for token_classification)`."""
+    name = SHORT_FLAGS[flag]
+    if flag == "--resume":
+        return "resume: latest, i.e. continue the interrupted run from the newest checkpoint in the output dir"
+    if flag == "--resume-from":
+        return "resume: continue from this checkpoint dir, e.g. OUTPUT/checkpoints/step-0000100"
+    if name in ROLE_FIELDS:
+        return f"{name} ({ROLE_FIELDS[name]} for token_classification)"
+    if flag == "--task":
+        return f"{name} (also {', '.join(TASK_ALIASES)})"
+    return name
+
+
+def short_flag_help(flag: str, recipe: Recipe) -> str:
+    """What the flag sets, then the field's help, type and (the recipe's) default."""
+    name = SHORT_FLAGS[flag]
+    if flag in ("--resume", "--resume-from"):
+        return short_flag_target(flag)
+    fields = fields_of(recipe)
+    role = ROLE_FIELDS.get(name) if recipe.task == "token_classification" else None
+    return f"{short_flag_target(flag)}: {describe(fields[role or name])}"
 
 
 EPILOG = """\
@@ -210,9 +226,10 @@ def field_reference(recipe: Recipe | None = None) -> str:
     """docs/cli.md's field reference: one Markdown table per section, from the fields and their comments."""
     recipe = recipe or Recipe()
     fields = fields_of(recipe)
-    lines = ["| flag | field |", "|---|---|"]
-    lines += [f"| `{flag}{'' if flag == '--resume' else ' ' + metavar(fields[name])}` | "
-              f"{'`resume: latest`' if flag == '--resume' else f'`{name}`'} |" for flag, name in SHORT_FLAGS.items()]
+    lines = ["| flag | sets |", "|---|---|"]
+    for flag in SHORT_FLAGS:
+        value = "" if flag == "--resume" else " " + short_flag_metavar(flag, recipe)
+        lines.append(f"| `{flag}{value}` | {short_flag_target(flag)} |")
     sections: dict[str, list[FieldInfo]] = {}
     for name, info in fields.items():
         sections.setdefault(name.split(".")[0] if "." in name else "", []).append(info)
@@ -223,5 +240,23 @@ def field_reference(recipe: Recipe | None = None) -> str:
         for info in infos:
             text = info.help.replace("|", "\\|")
             kind = type_name(info.type).replace("|", "\\|")
-            lines.append(f"| `{flag_of(info.name)}` | {kind} | `{format_value(info.value)}` | {text} |")
+            flag = "`--resume`, `--resume-from CHECKPOINT`" if info.name == "resume" else f"`{flag_of(info.name)}`"
+            lines.append(f"| {flag} | {kind} | `{format_value(info.value)}` | {text} |")
     return "\n".join(lines) + "\n"
+
+
+def write_field_reference(path: str) -> None:
+    """Replace the generated part of docs/cli.md (between its two markers) with the current field reference."""
+    from pathlib import Path
+
+    file = Path(path)
+    text = file.read_text()
+    head, _, rest = text.partition(REFERENCE_BEGIN)
+    _, _, tail = rest.partition(REFERENCE_END)
+    file.write_text(head + REFERENCE_BEGIN + field_reference() + REFERENCE_END + tail)
+
+
+REFERENCE_BEGIN, REFERENCE_END = "<!-- field reference: generated -->\n", "<!-- end of field reference -->"
+
+if __name__ == "__main__":  # python3 -m nlptl.overrides docs/cli.md
+    write_field_reference(sys.argv[1])

@@ -22,8 +22,8 @@ from nlptl.data.pipeline import build_datasets
 from nlptl.errors import NlptlError
 from nlptl.io import atomic_dir_contents, write_json, write_text
 from nlptl.models import load_config, load_tokenizer
-from nlptl.precision import LayerShape, PrecisionChoice, training_precision
 from nlptl.overrides import apply_overrides
+from nlptl.precision import LayerShape, PrecisionChoice, training_precision
 from nlptl.recipe import Recipe, recipe_to_yaml
 from nlptl.tasks import get_task
 from nlptl.training.checkpoints import find_resume_checkpoint, list_checkpoints

@@ -12,7 +12,8 @@ import pytest
 import yaml
 from conftest import FILLER, POSITIVE, REPO, synthetic_reviews
 
-from nlptl.cli import build_parser, main as cli_main
+from nlptl.cli import build_parser
+from nlptl.cli import main as cli_main
 from nlptl.compare import parse_args as compare_args
 from nlptl.fields import fields_of, type_name
 from nlptl.overrides import apply_overrides, field_reference, flag_of, format_value
@@ -79,7 +80,7 @@ def test_train_help_works_without_a_recipe_and_lists_every_field(capsys):
     assert code == 0
     flat = " ".join(out.split())  # argparse wraps lines
     for name, info in fields_of(Recipe()).items():
-        assert flag_of(name) in flat, name
+        assert flag_of(name) in flat and info.help in flat, name
     assert "passes over the training set (fractions allowed) (float; default 3.0)" in flat
     assert "(float | auto; default 2e-05)" in flat and "(list[str] | None; default none)" in flat
 
