@@ -80,7 +80,10 @@ def test_train_help_works_without_a_recipe_and_lists_every_field(capsys):
     assert code == 0
     flat = " ".join(out.split())  # argparse wraps lines
     for name, info in fields_of(Recipe()).items():
-        assert flag_of(name) in flat and info.help in flat, name
+        if name != "resume":  # shown as its two flags, --resume and --resume-from CHECKPOINT
+            assert flag_of(name) in flat and info.help in flat, name
+    assert "--resume resume: latest, i.e. continue the interrupted run" in flat
+    assert "--resume-from CHECKPOINT resume: continue from this checkpoint" in flat
     assert "passes over the training set (fractions allowed) (float; default 3.0)" in flat
     assert "(float | auto; default 2e-05)" in flat and "(list[str] | None; default none)" in flat
 
