@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -142,8 +143,9 @@ def rerun_dir(output_dir: Path) -> Path:
     while run_outputs_in(output_dir.with_name(f"{output_dir.name}-{n}")):
         n += 1
     new = output_dir.with_name(f"{output_dir.name}-{n}")
-    print(f"nlptl: {output_dir} already holds a run: training into {new} (choose the folder with --output-dir DIR; "
-          f"continue {output_dir} with --resume; replace it with --overwrite-output-dir)", file=sys.stderr)
+    if os.environ.get("RANK", "0") == "0":  # once under `accelerate launch`
+        print(f"nlptl: {output_dir} already holds a run: training into {new} (choose the folder with --output-dir DIR; "
+              f"continue {output_dir} with --resume; replace it with --overwrite-output-dir)", file=sys.stderr)
     return new
 
 
