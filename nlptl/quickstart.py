@@ -5,7 +5,9 @@ a commented recipe file to edit. Either way the run saves its full recipe.yaml l
 
 from __future__ import annotations
 
+import json
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +105,9 @@ def recipe_from_data(values: dict[str, Any]) -> Recipe:
 TEMPLATES: dict[str, dict[str, Any]] = {
     "text_classification": {
         "file": "my_classifier.py", "name": "my_classifier", "task": "sequence_classification",
-        "source": "my_data.csv",
+        "title": "Text classification", "source": "my_data.csv",
+        "source_hint": "one .csv/.tsv/.jsonl/.parquet file (validation carved from it), or a directory with one "
+                       "file per split (train.csv, validation.csv, test.csv), or a Hub data set id",
         "fields": {"model": ["name"],
                    "data": ["source", "text_column", "text_pair_column", "label_column", "label_names", "max_length",
                             "truncation", "max_train_samples"],
@@ -111,7 +115,10 @@ TEMPLATES: dict[str, dict[str, Any]] = {
                    "strategy": ["name"]},
     },
     "ner": {
-        "file": "my_ner.py", "name": "my_ner", "task": TOKEN_TASK, "source": "my_ner_data",
+        "file": "my_ner.py", "name": "my_ner", "task": TOKEN_TASK, "title": "Named entity recognition",
+        "source": "my_ner_data",
+        "source_hint": "a directory with one file per split: .parquet/.jsonl with a list of words and a list of tags "
+                       "per row, or CoNLL text files (train.conll: one word and its tag per line); or a Hub id",
         "fields": {"model": ["name"],
                    "data": ["source", "tokens_column", "tags_column", "label_names", "max_length",
                             "label_all_subtokens", "ner_decoding"],
@@ -120,12 +127,13 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     },
 }
 CLASSES = {"model": "ModelConfig", "data": "DataConfig", "train": "TrainConfig", "strategy": "StrategyConfig"}
-DOC = '''"""{kind} recipe written by `nlptl init {kind}`: set data.source and the columns, then run it:
+DOC = '''"""{title} recipe, from `nlptl init {kind}`. Set data.source and the columns, then run it:
 
-    nlptl train {file}                     (or: python {file}, accelerate launch {file})
-    nlptl train {file} --train.lr 1e-4     (any field, for one run; `nlptl train {file} --help` lists them)
+    nlptl train {file}
+    nlptl train {file} --train.lr 1e-4      (any field, for one run)
+    nlptl train {file} --help               (every field, its default and what it does)
 
-data.source: {source_help}.
+{source_hint}
 """
 '''
 
@@ -138,19 +146,25 @@ def recipe_template(kind: str, file: str | None = None) -> str:
     recipe = Recipe(name=spec["name"], task=spec["task"])
     recipe.data.source = spec["source"]
     fields = fields_of(recipe)
-    body = [DOC.format(kind=kind, file=Path(file or spec["file"]).name, source_help=fields["data.source"].help),
-            f"from nlptl import {', '.join(sorted(CLASSES[s] for s in spec['fields']))}, Recipe, main", "",
+    body = [DOC.format(kind=kind, title=spec["title"], file=Path(file or spec["file"]).name,
+                       source_hint=textwrap.fill(f"data.source: {spec['source_hint']}.", width=110)),
+            f"from nlptl import {', '.join(sorted([*(CLASSES[s] for s in spec['fields']), 'Recipe', 'main']))}", "",
             "recipe = Recipe("]
     for name in ("name", "task"):
-        body.append(f"    {name}={fields[name].value!r},  # {fields[name].help}")
+        body.append(f"    {name}={literal(fields[name].value)},  # {fields[name].help}")
     for section, names in spec["fields"].items():
         body.append(f"    {section}={CLASSES[section]}(")
         for name in names:
             info = fields[f"{section}.{name}"]
-            body.append(f"        {name}={info.value!r},  # {info.help}")
+            body.append(f"        {name}={literal(info.value)},  # {info.help}")
         body.append("    ),")
     body += [")", "", 'if __name__ == "__main__":', "    main(recipe)", ""]
     return "\n".join(body)
+
+
+def literal(value: Any) -> str:
+    """Python source for a field value, strings in double quotes as in the shipped recipes."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 def write_template(kind: str, file: str | None) -> Path:

@@ -187,6 +187,13 @@ def test_quick_start_trains_from_a_csv_and_reruns_its_recipe_yaml(reviews_csv, t
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["validation"]["num_examples"] == 16  # carved from train: data.validation_size 0.1 of 160
     assert json.loads((out / "config.json").read_text())["id2label"] == {"0": "five", "1": "one"}  # from train
+    new_rows = tmp_path / "new_reviews.csv"
+    pd.DataFrame({"review": ["a great film", "the plot was dull"]}).to_csv(new_rows, index=False)
+    code, _, err = run_cli(["predict", str(out), str(new_rows), "--output", str(tmp_path / "p.csv"), "--no_progress",
+                            "--precision", "fp32"], capsys)  # the README's second command: the training column
+    predicted = pd.read_csv(tmp_path / "p.csv")
+    assert code == 0 and list(predicted["review"]) == ["a great film", "the plot was dull"], err
+    assert set(predicted["label"]) <= {"five", "one"}
 
     before = snapshot(out)
     code, _, err = run_cli(["train", str(out / "recipe.yaml")], capsys)  # as the README says: a new dir
