@@ -1,21 +1,35 @@
 """`nlptl` command line.
 
-  nlptl train RECIPE [--overrides]            fine-tune; RECIPE is a recipe .py file or a saved recipe.yaml
-  nlptl lr-find RECIPE [--overrides]          LR range test on the recipe's data/model/strategy: lr_find.png
+  nlptl train RECIPE [--FIELD VALUE ...]      fine-tune; RECIPE is a recipe .py file or a saved recipe.yaml
+  nlptl train --data FILE --text-column C --label-column C [--model M]   fine-tune without a recipe
+  nlptl init text_classification|ner [FILE]   write a commented recipe file to edit
+  nlptl lr-find RECIPE [--FIELD VALUE ...]    LR range test on the recipe's data/model/strategy: lr_find.png
   nlptl predict MODEL INPUT --output OUTPUT   label every row of a file or data set split
   nlptl push OUTPUT_DIR REPO_ID               upload a trained run with a model card to the Hugging Face Hub
   nlptl compare RECIPE --strategies full,lora --budgets 100,all --seeds 3   learning curves per strategy
+
+`-` and `_` are interchangeable in every flag (--output-dir, --output_dir). `--resume` is a flag everywhere: it
+continues the interrupted run (train, lr-find: from the newest checkpoint; predict: from the finished chunks).
+Every user error is one line on stderr and exit code 2. `nlptl COMMAND --help` for each command's options.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from nlptl.errors import NlptlError
-from nlptl.recipe import load_recipe_file
+from nlptl.overrides import FlagParser, apply_values, parse_overrides
+from nlptl.recipe import Recipe, load_recipe_file
+
+RECIPE_COMMANDS = ("train", "lr-find", "compare")  # RECIPE first, then the recipe's own flags
+TRAIN_USAGE = ("nlptl {command} [RECIPE] [--FIELD VALUE ...]\n"
+               "       nlptl {command} --data FILE [--text-column COLUMN] [--label-column COLUMN] [--model MODEL] "
+               "[--task text_classification|ner] [--FIELD VALUE ...]")
 
 
 def add_predict_parser(commands: argparse._SubParsersAction) -> None:
@@ -87,18 +101,75 @@ def run_push(args: argparse.Namespace) -> None:
     print(where)
 
 
-def run_lr_find(path: str, argv: list[str]) -> None:
-    """Print the suggestion and where the curve is; user errors in one line with exit code 2."""
-    from nlptl.recipe import apply_overrides
-    from nlptl.run import find_learning_rate, setup_logging
+def read_recipe(command: str, args: list[str]) -> tuple[Recipe, str | None]:
+    """The recipe of `nlptl train|lr-find [RECIPE] [flags]` (and the recipe path): a recipe file with overrides,
+    or, without one, a recipe built from `--data` (nlptl.quickstart). `--help` prints the fields and exits."""
+    path = args[0] if args and not args[0].startswith("-") else None
+    flags = args[1:] if path else args
+    base = load_recipe_file(path) if path else Recipe()
+    if path and Path(path).suffix in (".yaml", ".yml"):  # a saved run: whether it resumed is no choice of the recipe
+        base.resume, base.overwrite_output_dir = None, False
+    values = parse_overrides(base, flags, prog=f"nlptl {command}", usage=TRAIN_USAGE.format(command=command))
+    check_task(str(values.get("task", base.task)))
+    if path is None:
+        from nlptl.quickstart import recipe_from_data
 
+        recipe = recipe_from_data(values)
+    else:
+        recipe = apply_values(base, values)
+    if path and Path(path).suffix in (".yaml", ".yml") and command == "train" and not (
+            {"output_dir", "resume", "overwrite_output_dir"} & set(values)):
+        recipe.output_dir = str(rerun_dir(recipe.resolved_output_dir()))
+    return recipe, path
+
+
+def check_task(task: str) -> None:
+    from nlptl.overrides import TASK_ALIASES
+    from nlptl.tasks import TASKS
+
+    if task not in TASKS:
+        aliases = ", ".join(f"{alias} ({name})" for alias, name in TASK_ALIASES.items())
+        raise NlptlError(f"unknown task {task!r}: choose one of {', '.join(TASKS)} (or {aliases}) with --task")
+
+
+def rerun_dir(output_dir: Path) -> Path:
+    """Where rerunning a saved recipe.yaml trains: its own output dir when that holds no run, else the first of
+    DIR-2, DIR-3, ... that holds none (said on stderr, with what to pass instead). Nothing is overwritten."""
+    from nlptl.run import run_outputs_in
+
+    if not run_outputs_in(output_dir):
+        return output_dir
+    n = 2
+    while run_outputs_in(output_dir.with_name(f"{output_dir.name}-{n}")):
+        n += 1
+    new = output_dir.with_name(f"{output_dir.name}-{n}")
+    if os.environ.get("RANK", "0") == "0":  # once under `accelerate launch`
+        print(f"nlptl: {output_dir} already holds a run: training into {new} (choose the folder with --output-dir DIR; "
+              f"continue {output_dir} with --resume; replace it with --overwrite-output-dir)", file=sys.stderr)
+    return new
+
+
+def run_train(args: list[str]) -> None:
+    from nlptl.run import setup_logging, train
+
+    recipe, path = read_recipe("train", args)
     setup_logging()
     try:
-        recipe = apply_overrides(load_recipe_file(path), argv)
-        found = find_learning_rate(recipe)
-    except NlptlError as err:
-        print(f"nlptl: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+        train(recipe)
+    except KeyboardInterrupt:
+        again = f"nlptl train {path or '...'} --resume" + ("" if path else " (with the same flags)")
+        print(f"nlptl: interrupted; checkpoints are kept in {recipe.resolved_output_dir()}: continue with {again}",
+              file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def run_lr_find(args: list[str]) -> None:
+    """Print the suggestion and where the curve is."""
+    from nlptl.run import find_learning_rate, setup_logging
+
+    recipe, _ = read_recipe("lr-find", args)
+    setup_logging()
+    found = find_learning_rate(recipe)
     out = recipe.resolved_output_dir()
     print(f"suggested learning rate: {found.suggested_lr:.3g} ({found.rule} rule; steepest "
           f"{found.suggestions['steepest']:.3g}, valley {found.suggestions['valley']:.3g}, minimum/10 "
@@ -106,58 +177,68 @@ def run_lr_find(path: str, argv: list[str]) -> None:
           f"{out / 'lr_find.png'}. Train with --train.lr {found.suggested_lr:.3g} (or --train.lr auto)")
 
 
+def run_compare(args: list[str]) -> None:
+    from nlptl.compare import main as compare_main
+
+    if not args or args[0].startswith("-"):
+        if {"-h", "--help"} & set(args):
+            compare_main("", ["--help"])
+        raise NlptlError("nlptl compare needs a recipe first: nlptl compare RECIPE --strategies full,lora ...")
+    compare_main(args[0], args[1:])
+
+
+def run_init(args: argparse.Namespace) -> None:
+    from nlptl.quickstart import write_template
+
+    path = write_template(args.kind, args.file)
+    print(f"wrote {path}: set data.source and the columns in it, then run: nlptl train {path}")
+
+
 def run_command(action: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:
-    """User errors in one line with exit code 2; an interrupted prediction says how to continue."""
+    """An interrupted prediction says how to continue."""
     from nlptl.run import setup_logging
 
     setup_logging()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         action(args)
-    except NlptlError as err:
-        print(f"nlptl: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
     except KeyboardInterrupt:
         if args.command == "predict":
             print("nlptl: interrupted; finished chunks are kept: rerun with --resume to continue", file=sys.stderr)
         raise SystemExit(130) from None
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="nlptl", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    train_cmd = commands.add_parser("train", help="fine-tune from a recipe", add_help=False)
-    train_cmd.add_argument("recipe", help="recipe .py file or recipe.yaml")
-    find_cmd = commands.add_parser("lr-find", help="LR range test: loss vs learning rate, a suggested rate",
-                                   add_help=False)
-    find_cmd.add_argument("recipe", help="recipe .py file or recipe.yaml")
+def build_parser() -> FlagParser:
+    parser = FlagParser(prog="nlptl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("train", help="fine-tune from a recipe, a saved recipe.yaml, or a data file (--data)")
+    init_cmd = commands.add_parser("init", help="write a commented recipe file to edit",
+                                   description="Write a recipe .py file (never over an existing file).")
+    init_cmd.add_argument("kind", choices=["text_classification", "ner"])
+    init_cmd.add_argument("file", nargs="?", help="where to write it (default: my_classifier.py / my_ner.py)")
+    commands.add_parser("lr-find", help="LR range test: loss vs learning rate, a suggested rate")
     add_predict_parser(commands)
     add_push_parser(commands)
-    compare_cmd = commands.add_parser("compare", help="transfer strategies x label budgets x seeds", add_help=False)
-    compare_cmd.add_argument("recipe", help="recipe .py file or recipe.yaml")
-    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    if args.command == "train":
-        from nlptl.run import main as run_main
+    commands.add_parser("compare", help="transfer strategies x label budgets x seeds")
+    return parser
 
-        try:
-            recipe = load_recipe_file(args.recipe)
-        except NlptlError as err:
-            print(f"nlptl: error: {err}", file=sys.stderr)
-            raise SystemExit(2) from None
-        run_main(recipe, rest)
-        return
-    if args.command == "lr-find":
-        run_lr_find(args.recipe, rest)
-        return
-    if args.command == "compare":
-        from nlptl.compare import main as compare_main
 
-        compare_main(args.recipe, rest)
-        return
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    run_command(run_predict if args.command == "predict" else run_push, args)
+def main(argv: list[str] | None = None) -> None:
+    """Every user error: one line on stderr, exit code 2, no traceback."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv and argv[0] in RECIPE_COMMANDS:
+            {"train": run_train, "lr-find": run_lr_find, "compare": run_compare}[argv[0]](argv[1:])
+            return
+        args = build_parser().parse_args(argv)
+        action = {"predict": run_predict, "push": run_push, "init": run_init}[args.command]
+        if args.command == "init":
+            action(args)
+        else:
+            run_command(action, args)
+    except NlptlError as err:
+        print(f"nlptl: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

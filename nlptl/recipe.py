@@ -1,17 +1,14 @@
-"""Typed recipe: every choice of a run, overridable from the command line and saved as YAML next to the outputs.
+"""Typed recipe: every choice of a run, saved as YAML next to the outputs and read back the same way.
 
-A recipe file builds one `Recipe` and calls `nlptl.run(recipe)`; `run` applies command-line overrides
-(`--train.lr 3e-5`, or the short flags users know from the Hugging Face examples) before anything happens.
+A recipe file builds one `Recipe` and calls `nlptl.main(recipe)`, which applies command-line overrides
+(`nlptl.overrides`) before anything happens. The `# comment` after each field is its help: `nlptl train --help`
+and docs/cli.md show it (`nlptl.fields`), so keep it to one line that says what the value does.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import importlib.util
-import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +16,11 @@ from typing import Any
 import yaml
 
 from nlptl.errors import NlptlError
+from nlptl.fields import LearningRate, set_field
 
-LearningRate = float | str  # a number, or "auto": an LR range test on the run's data picks it (nlptl.training.lr_find)
+__all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "LearningRate", "MaskedLMConfig", "ModelConfig", "Recipe",
+           "StrategyConfig", "TrainConfig", "load_recipe_file", "load_recipe_yaml", "recipe_from_dict",
+           "recipe_to_dict", "recipe_to_yaml"]
 LR_RULES = ("steepest", "valley", "minimum")  # how the range test's curve becomes a suggestion (lr_find.suggest_lr)
 
 
@@ -29,8 +29,8 @@ class ModelConfig:
     """Which pretrained checkpoint to start from."""
 
     name: str = "bert-base-uncased"  # Hub id or local directory
-    revision: str | None = None
-    trust_remote_code: bool = False
+    revision: str | None = None  # branch, tag or commit of a Hub model; None: the default branch
+    trust_remote_code: bool = False  # run the model repo's own Python code (only for checkpoints you trust)
     dropout: float | None = None  # overrides the checkpoint's hidden/attention dropout when set
 
 
@@ -40,13 +40,13 @@ class DataConfig:
 
     source: str = "stanfordnlp/imdb"  # Hub id, local dir with one file per split, or one file
     config_name: str | None = None  # the Hub data set's configuration, if it has several
-    text_column: str = "text"
-    text_pair_column: str | None = None
-    label_column: str = "label"
+    text_column: str = "text"  # column holding the text to classify
+    text_pair_column: str | None = None  # second text of a pair (NLI, paraphrase), encoded after the first
+    label_column: str = "label"  # column holding the class (an id or a string)
     label_names: list[str] | None = None  # default: the ClassLabel names, else the sorted values seen in train
-    train_split: str = "train"
+    train_split: str = "train"  # split (file name stem in a directory) to train on
     validation_split: str = "validation"  # carved from train (seeded) when the source has no such split
-    test_split: str = "test"
+    test_split: str = "test"  # evaluated once at the end when the source has it
     validation_size: float = 0.1  # fraction (<1) or count (>=1) carved from train when needed
     max_length: int = 256  # tokens per row; token tasks cut longer sentences into overlapping windows
     truncation: str = "head"  # head | tail | head_tail (Sun et al. 2019: keep the start and the end)
@@ -54,7 +54,7 @@ class DataConfig:
     max_train_samples: int | None = None  # taken after a seeded shuffle
     max_eval_samples: int | None = None  # applies to validation and test
     cache_dir: str | None = None  # datasets cache (tokenized splits are cached there)
-    num_proc: int | None = None
+    num_proc: int | None = None  # processes for tokenization (Dataset.map); None: this process only
     # Token classification (task="token_classification"):
     tokens_column: str = "tokens"  # one list of words per sentence
     tags_column: str = "ner_tags"  # one tag per word: ids (names from the ClassLabel or label_names) or strings
@@ -68,32 +68,32 @@ class DataConfig:
 class TrainConfig:
     """The optimisation loop."""
 
-    epochs: float = 3.0
+    epochs: float = 3.0  # passes over the training set (fractions allowed)
     max_steps: int | None = None  # stop after this many optimizer steps (overrides epochs)
     min_steps: int | None = None  # at least this many optimizer steps: more epochs when the training set is small
     batch_size: int = 32  # per process, per micro-batch
-    eval_batch_size: int = 64
-    grad_accum: int = 1
+    eval_batch_size: int = 64  # per process, for validation and test
+    grad_accum: int = 1  # micro-batches per optimizer step (effective batch = batch_size * grad_accum * processes)
     lr: LearningRate = 2e-5  # "auto": a short LR range test first (`nlptl lr-find`); 2e-5 suits bert-base, not MiniLM
     lr_find_steps: int = 20  # range test: optimizer steps at most (one batch each), exponentially spaced rates
     lr_find_range: tuple[float, float] = (1e-5, 1e-1)  # range test: first and last learning rate
     lr_find_batch_size: int | None = None  # range test rows per step; None: batch_size // 4 (see lr_find)
     lr_find_rule: str = "minimum"  # minimum (lowest loss / 10) | steepest | valley: nlptl.training.lr_find.suggest_lr
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01  # AdamW decoupled weight decay (not on biases and LayerNorm)
+    warmup_ratio: float = 0.06  # share of the optimizer steps over which the rate rises linearly from 0
     scheduler: str = "linear"  # linear | cosine | constant
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-8
-    max_grad_norm: float | None = 1.0
+    adam_betas: tuple[float, float] = (0.9, 0.999)  # AdamW beta1, beta2
+    adam_eps: float = 1e-8  # AdamW epsilon
+    max_grad_norm: float | None = 1.0  # clip the gradient norm to this; None: no clipping
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16
-    group_by_length: bool = True
+    group_by_length: bool = True  # batch rows of similar length together (less padding); false: plain random
     group_window: int = 50  # group_by_length: batches per sorting window (smaller: batches more varied, more padding)
     eval_every: int | None = None  # optimizer steps between evaluations; None: once per epoch
     metric_for_best: str | None = None  # None: the task's main metric (accuracy; entity f1 for token tasks)
-    greater_is_better: bool = True
+    greater_is_better: bool = True  # metric_for_best: higher is better (false for a loss)
     early_stopping_patience: int | None = None  # evaluations without improvement before stopping
     keep_checkpoints: int = 2  # most recent step checkpoints kept (the best one is always kept)
-    log_every: int = 50
+    log_every: int = 50  # optimizer steps between training loss logs
     log_with: list[str] = field(default_factory=lambda: ["tensorboard"])  # tensorboard, wandb, mlflow
 
 
@@ -107,9 +107,9 @@ class StrategyConfig:
     freeze_layers: int = 0  # partial_freezing: bottom encoder layers frozen (the embeddings always are)
     unfreeze_every_steps: int | None = None  # gradual_unfreezing: one more group per N steps; None: per epoch
     lr_decay: float = 0.9  # layerwise_lr: a layer's lr is lr * lr_decay ** (layers above it)
-    lora_r: int = 8
-    lora_alpha: float = 16.0
-    lora_dropout: float = 0.1
+    lora_r: int = 8  # lora: rank of the low-rank update matrices
+    lora_alpha: float = 16.0  # lora: scale of the update (alpha / r)
+    lora_dropout: float = 0.1  # lora: dropout on the adapter input
     lora_target_modules: list[str] | None = None  # default: the attention query/value projections of the model type
 
 
@@ -120,7 +120,7 @@ class DistillConfig:
     teacher: str | None = None  # fine-tuned model dir or Hub id; default: model.name
     student_layers: int | None = None  # cut the student from the teacher (evenly spaced layers); None: model.name
     alpha: float = 0.5  # weight of the soft (teacher) loss; 1 - alpha goes to the labels
-    temperature: float = 2.0
+    temperature: float = 2.0  # softens teacher and student distributions in the soft loss
 
 
 @dataclass
@@ -149,7 +149,7 @@ class AugmentSettings:
 class Recipe:
     """One fine-tuning run."""
 
-    name: str = "run"
+    name: str = "run"  # names the run: output dir runs/<name>, tracker project
     task: str = "sequence_classification"  # sequence_classification | token_classification | masked_lm
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -159,9 +159,9 @@ class Recipe:
     mlm: MaskedLMConfig = field(default_factory=MaskedLMConfig)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
     output_dir: str = ""  # default: runs/<name>
-    overwrite_output_dir: bool = False
-    resume: str | None = None  # "latest" (newest checkpoint in output_dir) or a checkpoint path
-    seed: int = 42
+    overwrite_output_dir: bool = False  # replace a run already in output_dir (default: refuse)
+    resume: str | None = None  # latest: newest checkpoint in output_dir (--resume), or a path (--resume-from)
+    seed: int = 42  # data order, head initialisation, dropout, carved validation split
     mirrors: dict[str, str] = field(default_factory=dict)  # Hub name -> local copy (see nlptl.mirrors)
     push_to_hub: str | None = None  # Hub repo id: push model, tokenizer, reports and a model card after training
     hub_private: bool = False  # create the pushed repo as private
@@ -170,170 +170,6 @@ class Recipe:
 
     def resolved_output_dir(self) -> Path:
         return Path(self.output_dir or f"runs/{self.name}")
-
-
-# Short flags users know from the Hugging Face examples, mapped to dotted recipe fields.
-SHORT_FLAGS: dict[str, str] = {
-    "--model": "model.name",
-    "--data": "data.source",
-    "--output-dir": "output_dir",
-    "--epochs": "train.epochs",
-    "--max-train-samples": "data.max_train_samples",
-    "--max-eval-samples": "data.max_eval_samples",
-    "--seed": "seed",
-    "--resume": "resume",
-    "--strategy": "strategy.name",
-    "--augment": "augment.ops",
-}
-SECTIONS = ("model", "data", "train", "strategy", "distill", "mlm", "augment")  # the dataclass-valued Recipe fields
-
-
-def field_paths(obj: Any, prefix: str = "") -> dict[str, tuple[Any, dataclasses.Field]]:
-    """All leaf fields of a (nested) dataclass by dotted name, with the object that holds each."""
-    paths: dict[str, tuple[Any, dataclasses.Field]] = {}
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        name = prefix + f.name
-        if dataclasses.is_dataclass(value):
-            paths.update(field_paths(value, name + "."))
-        else:
-            f.type = hints[f.name]
-            paths[name] = (obj, f)
-    return paths
-
-
-def _strip_optional(tp: Any) -> tuple[Any, bool]:
-    args = typing.get_args(tp)
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType) and type(None) in args:
-        rest = [a for a in args if a is not type(None)]
-        return rest[0], True
-    return tp, False
-
-
-def parse_learning_rate(value: Any, name: str) -> float | str:
-    """A positive-or-zero number or `auto`; anything else is a clear error naming the field."""
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        return "auto"
-    try:
-        lr = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
-        lr = math.nan
-    if not lr >= 0 or math.isinf(lr):
-        raise NlptlError(f"--{name}: cannot read {value!r} as a learning rate: give a number (e.g. 1e-4) or auto")
-    return lr
-
-
-def parse_value(text: str, tp: Any, name: str) -> Any:
-    """Convert one command-line string to the field's declared type, or say which field is wrong."""
-    if tp == LearningRate:
-        return parse_learning_rate(text, name)
-    base, optional = _strip_optional(tp)
-    if optional and text.lower() in ("none", "null", ""):
-        return None
-    origin = typing.get_origin(base)
-    try:
-        if base is bool:
-            if text.lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(text)
-        if base in (int, float, str):
-            return base(text)
-        if origin is list:
-            (item,) = typing.get_args(base)
-            return [parse_value(part.strip(), item, name) for part in text.split(",") if part.strip()]
-        if origin is tuple:
-            items = typing.get_args(base)
-            parts = [p.strip() for p in text.split(",")]
-            if len(parts) != len(items):
-                raise ValueError(text)
-            return tuple(parse_value(p, t, name) for p, t in zip(parts, items, strict=True))
-        if origin is dict:
-            pairs = [p for p in text.split(",") if p.strip()]
-            result = {}
-            for pair in pairs:
-                key, sep, value = pair.partition("=")
-                if not sep:
-                    raise ValueError(pair)
-                result[key.strip()] = value.strip()
-            return result
-    except ValueError as err:
-        raise NlptlError(f"--{name}: cannot read {text!r} as {_type_name(base)}") from err
-    raise NlptlError(f"--{name}: fields of type {_type_name(base)} cannot be set from the command line")
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _check_value(value: Any, tp: Any, name: str) -> Any:
-    """Validate a value from YAML against the field type (YAML already gives ints, lists, dicts)."""
-    if tp == LearningRate:
-        return parse_learning_rate(value, name)
-    base, optional = _strip_optional(tp)
-    if value is None:
-        if optional:
-            return None
-        raise NlptlError(f"recipe field {name!r} cannot be empty")
-    if isinstance(value, str) and base is not str:
-        return parse_value(value, tp, name)
-    if base is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if typing.get_origin(base) is tuple and isinstance(value, list):
-        return tuple(value)
-    expected = typing.get_origin(base) or base
-    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise NlptlError(f"recipe field {name!r}: expected {_type_name(base)}, got {value!r}")
-    return value
-
-
-def set_field(recipe: Recipe, name: str, value: Any) -> None:
-    """Set one dotted field, checking the name and the type."""
-    paths = field_paths(recipe)
-    if name not in paths:
-        close = [p for p in paths if p.split(".")[-1] == name.split(".")[-1]]
-        hint = f" Did you mean {', '.join(close)}?" if close else " Known fields: " + ", ".join(sorted(paths))
-        raise NlptlError(f"unknown recipe field {name!r}.{hint}")
-    holder, f = paths[name]
-    if isinstance(value, str) and f.type is not str:
-        value = parse_value(value, f.type, name)
-    else:
-        value = _check_value(value, f.type, name)
-    setattr(holder, f.name, value)
-
-
-def apply_overrides(recipe: Recipe, argv: list[str]) -> Recipe:
-    """Apply `--dotted.name value` and short flags to a copy of the recipe."""
-    recipe = dataclasses.replace(recipe)
-    for attr in SECTIONS:
-        setattr(recipe, attr, dataclasses.replace(getattr(recipe, attr)))
-    recipe.mirrors = dict(recipe.mirrors)
-    parser = argparse.ArgumentParser(prog=f"recipe {recipe.name}", add_help=True, allow_abbrev=False)
-    for flag, dest in SHORT_FLAGS.items():
-        kwargs: dict[str, Any] = {"dest": dest, "default": argparse.SUPPRESS, "help": f"sets {dest}"}
-        if flag == "--resume":
-            kwargs.update(nargs="?", const="latest")
-        parser.add_argument(flag, **kwargs)
-    for name in field_paths(recipe):
-        if f"--{name}" not in SHORT_FLAGS:
-            parser.add_argument(f"--{name}", dest=name, default=argparse.SUPPRESS)
-    try:
-        parsed, unknown = parser.parse_known_args(argv)
-    except SystemExit as stop:
-        if stop.code == 0:
-            raise
-        raise NlptlError(f"bad command-line arguments: {' '.join(argv)}") from None
-    if unknown:
-        raise NlptlError(
-            f"unknown option(s) {' '.join(unknown)}; recipe fields are set as --section.field VALUE "
-            f"(e.g. --train.lr 3e-5) or with {', '.join(SHORT_FLAGS)}"
-        )
-    for name, value in vars(parsed).items():
-        set_field(recipe, name, value)
-    return recipe
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
@@ -356,17 +192,18 @@ def recipe_to_yaml(recipe: Recipe) -> str:
 def recipe_from_dict(data: dict[str, Any], source: str = "recipe") -> Recipe:
     """Rebuild a recipe from its dict form, rejecting unknown fields so typos do not pass silently."""
     recipe = Recipe()
-    for key, value in data.items():
-        if isinstance(value, dict) and key in SECTIONS:
-            for sub_key, sub_value in value.items():
-                set_field(recipe, f"{key}.{sub_key}", sub_value)
-        elif key == "mirrors":
-            recipe.mirrors = {str(k): str(v) for k, v in (value or {}).items()}
-        else:
-            try:
+    sections = [f.name for f in dataclasses.fields(Recipe) if dataclasses.is_dataclass(getattr(recipe, f.name))]
+    try:
+        for key, value in data.items():
+            if isinstance(value, dict) and key in sections:
+                for sub_key, sub_value in value.items():
+                    set_field(recipe, f"{key}.{sub_key}", sub_value)
+            elif key == "mirrors":
+                recipe.mirrors = {str(k): str(v) for k, v in (value or {}).items()}
+            else:
                 set_field(recipe, key, value)
-            except NlptlError as err:
-                raise NlptlError(f"{source}: {err}") from None
+    except NlptlError as err:
+        raise NlptlError(f"{source}: {err}") from None
     return recipe
 
 

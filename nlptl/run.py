@@ -22,8 +22,9 @@ from nlptl.data.pipeline import build_datasets
 from nlptl.errors import NlptlError
 from nlptl.io import atomic_dir_contents, write_json, write_text
 from nlptl.models import load_config, load_tokenizer
+from nlptl.overrides import apply_overrides
 from nlptl.precision import LayerShape, PrecisionChoice, training_precision
-from nlptl.recipe import Recipe, apply_overrides, recipe_to_yaml
+from nlptl.recipe import Recipe, recipe_to_yaml
 from nlptl.tasks import get_task
 from nlptl.training.checkpoints import find_resume_checkpoint, list_checkpoints
 from nlptl.training.distributed import force_cpu, partial_state
@@ -38,14 +39,19 @@ RUN_OUTPUTS = ("metrics.json", "history.jsonl", "model.safetensors")
 PRECISION_FILE = "precision.json"  # the measured choice, kept so a resumed run uses the same format
 
 
+def run_outputs_in(output_dir: Path) -> list[str]:
+    """What a finished or interrupted run left in `output_dir` (empty: no run there)."""
+    return [name for name in RUN_OUTPUTS if (output_dir / name).exists()] + (
+        ["checkpoints/"] if list_checkpoints(output_dir) else [])
+
+
 def check_output_dir(output_dir: Path, recipe: Recipe) -> None:
     """Never overwrite a finished or interrupted run by accident."""
-    existing = [name for name in RUN_OUTPUTS if (output_dir / name).exists()] + (
-        ["checkpoints/"] if list_checkpoints(output_dir) else [])
+    existing = run_outputs_in(output_dir)
     if existing and not recipe.resume and not recipe.overwrite_output_dir:
         raise NlptlError(
             f"output dir {output_dir} already holds a run ({', '.join(existing)}); "
-            "continue it with --resume, replace it with --overwrite_output_dir true, or choose another --output-dir"
+            "continue it with --resume, replace it with --overwrite-output-dir, or pass --output-dir NEW_DIR"
         )
 
 
@@ -212,7 +218,7 @@ def main(recipe: Recipe, argv: list[str] | None = None) -> dict:
     """Apply command-line overrides and train; a user error prints one line and exits with code 2."""
     setup_logging()
     try:
-        recipe = apply_overrides(recipe, sys.argv[1:] if argv is None else argv)
+        recipe = apply_overrides(recipe, sys.argv[1:] if argv is None else argv, prog=Path(sys.argv[0]).name)
         return train(recipe)
     except NlptlError as err:
         print(f"nlptl: error: {err}", file=sys.stderr)

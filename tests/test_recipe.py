@@ -1,8 +1,8 @@
 import pytest
 
 from nlptl import NlptlError, Recipe
+from nlptl.overrides import apply_overrides
 from nlptl.recipe import (
-    apply_overrides,
     load_recipe_file,
     load_recipe_yaml,
     recipe_from_dict,
@@ -28,12 +28,13 @@ def test_dotted_overrides_are_typed():
 def test_short_flags_match_the_hf_examples():
     recipe = apply_overrides(Recipe(), ["--model", "m", "--data", "d", "--output-dir", "o", "--epochs", "2",
                                         "--max-train-samples", "10", "--max-eval-samples", "5", "--seed", "7",
-                                        "--resume"])
+                                        "--resume", "--text-column", "review", "--label-column", "stars"])
     assert (recipe.model.name, recipe.data.source, recipe.output_dir) == ("m", "d", "o")
     assert recipe.train.epochs == 2.0 and recipe.seed == 7
     assert (recipe.data.max_train_samples, recipe.data.max_eval_samples) == (10, 5)
     assert recipe.resume == "latest"
-    assert apply_overrides(Recipe(), ["--resume", "runs/x/checkpoints/step-0000010"]).resume.endswith("10")
+    assert (recipe.data.text_column, recipe.data.label_column) == ("review", "stars")
+    assert apply_overrides(Recipe(), ["--resume-from", "runs/x/checkpoints/step-0000010"]).resume.endswith("10")
 
 
 def test_overrides_do_not_change_the_original():

@@ -19,7 +19,8 @@ from pathlib import Path
 from nlptl.compare.grid import Arm, Cell, cells, parse_budgets, parse_seeds, parse_strategies, run_grid
 from nlptl.compare.report import plot_learning_curves, run_row, score_split, summarize, write_csv, write_markdown
 from nlptl.errors import NlptlError
-from nlptl.recipe import Recipe, apply_overrides, load_recipe_file
+from nlptl.overrides import FlagParser, apply_overrides
+from nlptl.recipe import Recipe, load_recipe_file
 from nlptl.training.distributed import partial_state
 
 logger = logging.getLogger(__name__)
@@ -48,8 +49,8 @@ def compare(base: Recipe, strategies: Sequence[Arm | str], budgets: list[int | N
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(prog="nlptl compare RECIPE", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    parser = FlagParser(prog="nlptl compare RECIPE", description=__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--strategies", default="full,feature_extraction",
                         help="comma-separated strategy names, each optionally with overrides: lora:train.lr=5e-4")
     parser.add_argument("--budgets", default="100,500,2000,all", help="labelled examples per run; 'all' = all")

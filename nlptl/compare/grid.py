@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nlptl.errors import NlptlError
-from nlptl.recipe import Recipe, set_field
+from nlptl.fields import set_field
+from nlptl.recipe import Recipe
 from nlptl.training.checkpoints import list_checkpoints
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ import yaml
 import nlptl
 from nlptl import NlptlError
 from nlptl.augment import RANDOM_SWAP, SYNONYM_REPLACEMENT, check, resolve_ops
-from nlptl.recipe import AugmentSettings, apply_overrides, load_recipe_yaml, recipe_to_yaml
+from nlptl.overrides import apply_overrides
+from nlptl.recipe import AugmentSettings, load_recipe_yaml, recipe_to_yaml
 
 
 def test_augment_flag_and_yaml_round_trip(tmp_path):

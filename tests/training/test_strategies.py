@@ -11,7 +11,8 @@ from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassificatio
 
 import nlptl
 from nlptl import NlptlError
-from nlptl.recipe import apply_overrides, load_recipe_yaml, recipe_from_dict, recipe_to_yaml
+from nlptl.overrides import apply_overrides
+from nlptl.recipe import load_recipe_yaml, recipe_from_dict, recipe_to_yaml
 from nlptl.training.layers import layer_groups
 from nlptl.training.strategies import STRATEGIES, build_strategy
 from nlptl.training.strategies.feature_extraction import FrozenEncoder
