@@ -6,8 +6,8 @@ from transformers import AutoTokenizer
 from nlptl import DataConfig, NlptlError
 from nlptl.data.batching import LengthGroupedBatches, SortedBatches
 from nlptl.data.collate import PadCollator
+from nlptl.data.files.load import load_raw_splits
 from nlptl.data.labels import encode_labels
-from nlptl.data.loading import load_raw_splits
 from nlptl.data.pipeline import drop_unlabelled
 from nlptl.data.splits import carve_validation, limit_samples, select_splits
 from nlptl.data.truncation import encode_single, keep_tokens

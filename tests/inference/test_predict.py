@@ -18,10 +18,10 @@ from transformers import AutoModelForSequenceClassification, BertForTokenClassif
 import nlptl
 from nlptl import NlptlError
 from nlptl.cli import main as cli_main
+from nlptl.data.files.stream import open_source, read_chunks
 from nlptl.inference.encode import encode_texts
 from nlptl.inference.files import predict_file
 from nlptl.inference.predictor import Predictor
-from nlptl.inference.readers import open_source, read_chunks
 from nlptl.inference.workdir import WorkDir
 from nlptl.precision import DTYPES
 
