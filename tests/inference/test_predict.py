@@ -210,7 +210,7 @@ def test_split_directories_and_clear_input_errors(run_dir, table, tmp_path):
         predict_file(run_dir, str(data), tmp_path / "x.csv", split="test", text_column="body", progress=False)
     with pytest.raises(NlptlError, match="unsupported extension"):
         predict_file(run_dir, str(data), tmp_path / "x.xlsx", split="test", progress=False)
-    with pytest.raises(NlptlError, match="not found"):
+    with pytest.raises(NlptlError, match="no such file: .*missing.csv"):
         predict_file(run_dir, str(tmp_path / "missing.csv"), tmp_path / "x.csv", progress=False)
     (tmp_path / "array.json").write_text('[{"text": "good film"}]')
     with pytest.raises(NlptlError, match="one JSON array"):
