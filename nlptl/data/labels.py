@@ -33,8 +33,9 @@ def check_label_values(ds: datasets.Dataset, column: str, split: str) -> None:
                                                                              and WHOLE_NUMBER.fullmatch(v))), None)
     name = next((i for i, v in enumerate(values) if isinstance(v, str) and not WHOLE_NUMBER.fullmatch(v)), None)
     if number is not None and name is not None:
+        first, second = sorted((number, name))
         raise NlptlError(f"{files_of(ds, split)}: column {column!r} mixes class ids and class names "
-                         f"(row {number + 1}: {values[number]!r}, row {name + 1}: {values[name]!r}); "
+                         f"(row {first + 1}: {values[first]!r}, row {second + 1}: {values[second]!r}); "
                          "write every label the same way: all names, or all ids with data.label_names")
 
 

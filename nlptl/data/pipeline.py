@@ -12,7 +12,7 @@ import datasets
 from transformers import PreTrainedTokenizerBase
 
 from nlptl.augment.stage import AugmentStage, AugmentTask
-from nlptl.data.files.load import check_texts, load_raw_splits
+from nlptl.data.files.load import check_columns, check_texts, load_raw_splits
 from nlptl.data.labels import is_unlabelled
 from nlptl.data.splits import carve_validation, limit_samples, select_splits
 from nlptl.recipe import Recipe
@@ -55,6 +55,7 @@ def build_datasets(recipe: Recipe, task: DataTask, tokenizer: PreTrainedTokenize
         raw = load_raw_splits(cfg.source, cfg.config_name, recipe.mirrors, cfg.cache_dir, cfg.column_names,
                               [cfg.text_column, cfg.text_pair_column], cfg.label_column)
         splits = select_splits(raw, cfg)
+        check_columns(splits, cfg.text_column, cfg.tokens_column)
         check_texts(splits, [cfg.text_column, cfg.text_pair_column])  # the splits used, before any reordering
         splits = drop_unlabelled(splits, cfg.label_column)
         splits = task.prepare_labels(splits, recipe)

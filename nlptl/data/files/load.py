@@ -33,6 +33,7 @@ from nlptl.data.files.problems import (
     encoding_error,
     first_line,
     json_error,
+    missing_column,
     parse_error,
     quiet_datasets,
     row_problem,
@@ -87,6 +88,11 @@ def load_local(path: Path, cache_dir: str | None, column_names: list[str] | None
     except Exception as err:  # datasets wraps what the parser raised; read file by file to say where
         raise explain_failure(err, every, fmt, options) from None
     for split, ds in loaded.items():
+        try:
+            ds.data.table.validate(full=True)  # pyarrow's JSON reader lets bytes that are not UTF-8 through
+        except pa.ArrowInvalid:
+            raise next(filter(None, map(encoding_error, files[split])), None) or NlptlError(
+                f"{', '.join(map(str, files[split]))}: the data read is not valid; write the file again") from None
         origin.remember(ds, origin.Origin(files[split], lambda p: count_rows(p, fmt, options, cache_dir)))
     return loaded
 
@@ -142,6 +148,14 @@ def first_empty(table: pa.Table, column: str) -> tuple[int, str] | None:
     if found < 0:
         return None
     return found, "null text" if missing[found].as_py() else "empty text"
+
+
+def check_columns(splits: datasets.DatasetDict, text_column: str, tokens_column: str) -> None:
+    """Every split used has the text column (or, for token classification, the tokens column)."""
+    for split, ds in splits.items():
+        if text_column not in ds.column_names and tokens_column not in ds.column_names:
+            raise missing_column(origin.files_of(ds, split), text_column, ds.column_names,
+                                 "set data.text_column (data.tokens_column for token classification)")
 
 
 def check_texts(splits: datasets.DatasetDict, text_columns: list[str | None]) -> None:

@@ -108,7 +108,8 @@ def json_error(path: Path) -> NlptlError | None:
 def row_problem(where: str, reason: str, column: str | None = None) -> str:
     """`FILE: row N: empty text in column 'text'; fill it in or remove the row` (callers may add a policy)."""
     in_column = f" in column {column!r}" if column and "JSON" not in reason and "line" not in reason else ""
-    return f"{where}: {reason}{in_column}; {ROW_FIXES.get(reason, 'fill it in or remove the row')}"
+    fix = "fix that line" if "line" in reason else ROW_FIXES.get(reason, "fill it in or remove the row")
+    return f"{where}: {reason}{in_column}; {fix}"
 
 
 def missing_column(where: object, column: str, columns: list[str], fix: str) -> NlptlError:
