@@ -197,7 +197,7 @@ def test_predict_names_the_file_and_row_and_changes_nothing(case, run_dir, tmp_p
     source = data / next(iter(files))
     out, before = existing_output_dir(tmp_path)
     exits_with_2(["predict", str(run_dir), str(source), "--output", str(out / "predictions.csv"), "--overwrite",
-                  "--no-progress"])
+                  "--no-progress", "--prefix", "pred_"])
     one_line_error(capsys, predict_message or message)
     assert snapshot(out) == before
 
@@ -231,10 +231,12 @@ def test_a_data_path_that_does_not_exist_is_no_such_file(command, recipe_file, r
 
 def test_bom_and_crlf_are_read_as_plain_utf8(tmp_path):
     (tmp_path / "train.csv").write_bytes(b"\xef\xbb\xbftext,label\r\ngood film,pos\r\nbad film,neg\r\n")
-    (tmp_path / "test.jsonl").write_bytes(b'\xef\xbb\xbf{"text": "fine", "label": "pos"}\r\n')
-    splits = load_raw_splits(str(tmp_path), None, {}, str(tmp_path / "cache"), text_columns=["text"])
-    assert splits["train"].column_names == ["text", "label"]  # not "\ufefftext"
-    assert splits["train"]["label"] == ["pos", "neg"] and splits["test"]["text"] == ["fine"]
+    (tmp_path / "more.jsonl").write_bytes(b'\xef\xbb\xbf{"text": "fine", "label": "pos"}\r\n')
+    train = load_raw_splits(str(tmp_path / "train.csv"), None, {}, str(tmp_path / "cache"), text_columns=["text"])
+    assert train["train"].column_names == ["text", "label"]  # not "\ufefftext"
+    assert train["train"]["label"] == ["pos", "neg"]  # not "neg\r"
+    more = load_raw_splits(str(tmp_path / "more.jsonl"), None, {}, str(tmp_path / "cache"), text_columns=["text"])
+    assert more["train"]["text"] == ["fine"]
 
 
 def test_cells_are_kept_as_written(tmp_path):
