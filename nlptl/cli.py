@@ -42,6 +42,8 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--output", "-o", required=True, help="output file: .csv, .tsv, .jsonl or .parquet")
     cmd.add_argument("--text-column", help="column holding the text (default: the model's training column, "
                                            "else 'text'; the column name for .txt input)")
+    cmd.add_argument("--column-names", type=lambda names: [n.strip() for n in names.split(",")],
+                     help="names of the columns of a header-less .csv/.tsv input, in order (e.g. label,text)")
     cmd.add_argument("--split", help="split of a directory or Hub data set (e.g. test)")
     cmd.add_argument("--config-name", help="configuration of a Hub data set")
     cmd.add_argument("--batch-size", type=int, default=32)
@@ -89,7 +91,7 @@ def run_predict(args: argparse.Namespace) -> None:
         all_scores=args.all_scores, bad_rows=args.bad_rows, resume=args.resume, overwrite=args.overwrite,
         precision=args.precision, max_length=args.max_length, truncation=args.truncation,
         head_tokens=args.head_tokens, long_text=args.long_text, stride=args.stride, prefix=args.prefix,
-        progress=not args.no_progress)
+        column_names=args.column_names, progress=not args.no_progress)
 
 
 def run_push(args: argparse.Namespace) -> None:

@@ -70,8 +70,16 @@ def all_mirrors(recipe_mirrors: dict[str, str] | None = None) -> dict[str, str]:
     return mirrors
 
 
+def looks_like_path(name: str) -> bool:
+    """A Hub id is `name` or `namespace/name`; `/x`, `./x`, `~/x`, `a/b/c`, `x/` or `x.csv` is a local path."""
+    return (name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1 or name.endswith("/")
+            or Path(name).suffix.lower() in (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".txt", ".conll"))
+
+
 def resolve(name: str, recipe_mirrors: dict[str, str] | None = None) -> str:
-    """Return a local path for `name` if it is one or has a mirror; otherwise the name (a Hub id)."""
+    """Return a local path for `name` if it is one or has a mirror; otherwise the name (a Hub id).
+
+    A name that can only be a path and does not exist is an error here, so it is not sent to the Hub."""
     if Path(name).expanduser().exists():
         return str(Path(name).expanduser())
     mirrors = all_mirrors(recipe_mirrors)
@@ -89,6 +97,9 @@ def resolve(name: str, recipe_mirrors: dict[str, str] | None = None) -> str:
             return name
         raise NlptlError(f"mirror for {name!r} points to {path}, which does not exist; fix NLPTL_MIRRORS/mirrors "
                          f"(or write {name}={OPTIONAL}{target} to fall back to the Hub where it is missing)")
+    if looks_like_path(name):
+        kind = "file" if Path(name).suffix else "directory"
+        raise NlptlError(f"no such {kind}: {name} (a local path; a Hub id looks like namespace/name)")
     return name
 
 

@@ -35,18 +35,13 @@ def is_list(feature: Any) -> bool:
 
 def train_columns(recipe: Recipe) -> dict[str, Any]:
     """{column: feature} of the train split, read (and cached) the way the run will read it."""
-    from nlptl import mirrors
-    from nlptl.data.loading import BUILDERS, CONLL_SUFFIXES, load_raw_splits
+    from nlptl.data.files.load import load_raw_splits  # a path that does not exist is its one-line error
 
     cfg = recipe.data
-    path_like = cfg.source.startswith(("/", ".", "~")) or cfg.source.count("/") > 1 or (
-        Path(cfg.source).suffix in (*BUILDERS, *CONLL_SUFFIXES))
-    if path_like and not mirrors.is_local(mirrors.resolve(cfg.source, recipe.mirrors)):
-        raise NlptlError(f"--data {cfg.source}: no such file or directory")
     were_disabled = datasets.are_progress_bars_disabled()
     datasets.disable_progress_bars()  # a look at the columns; the run itself shows the loading
     try:
-        splits = load_raw_splits(cfg.source, cfg.config_name, recipe.mirrors, cfg.cache_dir)
+        splits = load_raw_splits(cfg.source, cfg.config_name, recipe.mirrors, cfg.cache_dir, cfg.column_names)
     finally:
         if not were_disabled:
             datasets.enable_progress_bars()

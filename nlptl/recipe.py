@@ -40,6 +40,7 @@ class DataConfig:
 
     source: str = "stanfordnlp/imdb"  # Hub id, local dir with one file per split, or one file
     config_name: str | None = None  # the Hub data set's configuration, if it has several
+    column_names: list[str] | None = None  # names of a header-less csv/tsv's columns, in order (its first row is data)
     text_column: str = "text"  # column holding the text to classify
     text_pair_column: str | None = None  # second text of a pair (NLI, paraphrase), encoded after the first
     label_column: str = "label"  # column holding the class (an id or a string)

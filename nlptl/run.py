@@ -151,6 +151,11 @@ def train(recipe: Recipe) -> dict:
     precision = choose_precision(recipe, resuming=resume_from is not None)
     accelerator = make_accelerator(recipe, precision, strategy)
     set_seed(recipe.seed)
+    task = get_task(recipe.task)
+    tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
+    augmentation = AugmentStage(recipe, task, accelerator)  # checks recipe.augment before any data is read
+    splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first, augmentation)
+    # the output dir is written only once the model and the data have been read: a bad file changes nothing there
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         write_text(output_dir / "recipe.yaml", recipe_to_yaml(recipe))
@@ -158,10 +163,6 @@ def train(recipe: Recipe) -> dict:
             write_json(output_dir / PRECISION_FILE, precision.as_dict())  # the first run's own measurement
         if resume_from is None:
             (output_dir / "history.jsonl").unlink(missing_ok=True)
-    task = get_task(recipe.task)
-    tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
-    augmentation = AugmentStage(recipe, task, accelerator)  # checks recipe.augment before any data is read
-    splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first, augmentation)
     recipe, lr_found = resolve_lr(recipe, task, tokenizer, splits, accelerator, resumed=resume_from is not None)
     trainer = Trainer(recipe, task, tokenizer, splits, accelerator, strategy, augmentation.train_collator)
     accelerator.init_trackers(recipe.name, config=flat_hparams(recipe))

@@ -149,7 +149,7 @@ def test_resume_is_a_flag_and_a_checkpoint_is_given_with_resume_from():
     (["train", "--task", "sentiment", "--data", "x.csv"], "unknown task 'sentiment': choose one of"),
     (["train"], "nlptl train needs a recipe or your data"),
     (["train", "--resume", "runs/x/checkpoints/step-1"], "pass --resume-from runs/x/checkpoints/step-1"),
-    (["train", "--data", "no/such/dir/file.csv"], "--data no/such/dir/file.csv: no such file or directory"),
+    (["train", "--data", "no/such/dir/file.csv"], "no such file: no/such/dir/file.csv"),
     (["train", "no_such_recipe.py"], "recipe file no_such_recipe.py not found"),
     (["init", "sentiment"], "invalid choice: 'sentiment'"),
     (["predict", "m", "in.csv"], "required: --output"),

@@ -6,8 +6,8 @@ from transformers import AutoTokenizer
 from nlptl import DataConfig, NlptlError
 from nlptl.data.batching import LengthGroupedBatches, SortedBatches
 from nlptl.data.collate import PadCollator
+from nlptl.data.files.load import load_raw_splits
 from nlptl.data.labels import encode_labels
-from nlptl.data.loading import load_raw_splits
 from nlptl.data.pipeline import drop_unlabelled
 from nlptl.data.splits import carve_validation, limit_samples, select_splits
 from nlptl.data.truncation import encode_single, keep_tokens
@@ -52,7 +52,7 @@ def test_missing_train_split_names_available_ones():
 def test_string_labels_encoded_and_unknown_rejected():
     splits = datasets.DatasetDict(train=datasets.Dataset.from_pandas(frame()),
                                   test=datasets.Dataset.from_dict({"text": ["a", "b"], "label": ["pos", "meh"]}))
-    with pytest.raises(NlptlError, match=r"split 'test', row 1: label 'meh' is not one of \['neg', 'pos'\]"):
+    with pytest.raises(NlptlError, match=r"split 'test', row 2: label 'meh' is not one of \['neg', 'pos'\]"):
         encode_labels(splits, "label", None)
     encoded, names = encode_labels(datasets.DatasetDict(train=splits["train"]), "label", None)
     assert names == ["neg", "pos"] and encoded["train"]["labels"][:2] == [0, 1]
@@ -72,7 +72,7 @@ def test_int_labels_use_recipe_names_and_classlabel_names_must_match():
 
 def test_missing_label_column():
     train = datasets.Dataset.from_dict({"text": ["a"], "y": [0]})
-    with pytest.raises(NlptlError, match="label column 'label' not in the data .*set data.label_column"):
+    with pytest.raises(NlptlError, match="label column 'label' not in the train split .*set data.label_column"):
         encode_labels(datasets.DatasetDict(train=train), "label", None)
 
 

@@ -12,7 +12,7 @@ from transformers import AutoConfig
 
 import nlptl
 from nlptl import NlptlError
-from nlptl.data.loading import load_raw_splits
+from nlptl.data.files.load import load_raw_splits
 from nlptl.data.pipeline import build_datasets
 from nlptl.data.tags import encode_tags
 from nlptl.models import load_tokenizer

@@ -12,8 +12,8 @@ import datasets
 from transformers import PreTrainedTokenizerBase
 
 from nlptl.augment.stage import AugmentStage, AugmentTask
+from nlptl.data.files.load import check_columns, check_texts, load_raw_splits
 from nlptl.data.labels import is_unlabelled
-from nlptl.data.loading import load_raw_splits
 from nlptl.data.splits import carve_validation, limit_samples, select_splits
 from nlptl.recipe import Recipe
 
@@ -52,8 +52,12 @@ def build_datasets(recipe: Recipe, task: DataTask, tokenizer: PreTrainedTokenize
     cfg = recipe.data
     augmentation = augmentation or AugmentStage(recipe, task)
     with main_process_first():
-        raw = load_raw_splits(cfg.source, cfg.config_name, recipe.mirrors, cfg.cache_dir)
-        splits = drop_unlabelled(select_splits(raw, cfg), cfg.label_column)
+        raw = load_raw_splits(cfg.source, cfg.config_name, recipe.mirrors, cfg.cache_dir, cfg.column_names,
+                              [cfg.text_column, cfg.text_pair_column], cfg.label_column)
+        splits = select_splits(raw, cfg)
+        check_columns(splits, cfg.text_column, cfg.tokens_column)
+        check_texts(splits, [cfg.text_column, cfg.text_pair_column])  # the splits used, before any reordering
+        splits = drop_unlabelled(splits, cfg.label_column)
         splits = task.prepare_labels(splits, recipe)
         splits = carve_validation(splits, cfg, recipe.seed, task.stratify_column)
         splits = limit_samples(splits, cfg, recipe.seed)

@@ -1,15 +1,17 @@
 """Rows whose text cannot be classified (null, empty, undecodable bytes): fail naming the row, or keep the row
-with an empty label and the reason, never drop it."""
+with an empty label and the reason, never drop it. The reader finds the problems and words them
+(`nlptl.data.files.problems`), as it does for training."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from nlptl.data.files.problems import EMPTY, NULL, UNDECODABLE, row_problem
 from nlptl.errors import NlptlError
 
 POLICIES = ("error", "skip")
-NULL, EMPTY, UNDECODABLE = "null text", "empty text", "undecodable bytes"
+SKIP_HINT = "or pass --bad-rows skip to keep such rows in the output with an empty label and a skip_reason"
 
 
 def check_policy(policy: str) -> None:
@@ -33,7 +35,7 @@ def as_text(value: Any) -> tuple[str | None, str | None]:
 
 
 def screen(values: list[Any], problems: dict[int, str], first_row: int, policy: str,
-           where: str) -> tuple[list[str], list[int], list[str | None]]:
+           where: str, column: str | None = None) -> tuple[list[str], list[int], list[str | None]]:
     """The usable texts, their positions, and a reason (or None) for every row.
 
     `problems` are reasons the reader found (invalid bytes or JSON) by position; `first_row` (0-based) turns
@@ -46,8 +48,7 @@ def screen(values: list[Any], problems: dict[int, str], first_row: int, policy: 
         text, reason = as_text(value)
         reason = problems.get(position, reason)
         if reason is not None and policy == "error":
-            raise NlptlError(f"{where}: row {first_row + position + 1}: {reason}; fix the row, or pass "
-                             "--bad-rows skip to keep such rows in the output with an empty label and a skip_reason")
+            raise NlptlError(f"{row_problem(f'{where}: row {first_row + position + 1}', reason, column)}, {SKIP_HINT}")
         reasons.append(reason)
         if reason is None and text is not None:  # no reason: as_text found a text
             texts.append(text)

@@ -18,10 +18,10 @@ from typing import Any
 import pyarrow as pa
 from tqdm.auto import tqdm
 
+from nlptl.data.files.stream import Chunk, open_source, read_chunks
 from nlptl.errors import NlptlError
 from nlptl.inference.badrows import check_policy, screen
 from nlptl.inference.predictor import Predictor
-from nlptl.inference.readers import Chunk, open_source, read_chunks
 from nlptl.inference.workdir import WorkDir
 from nlptl.inference.writers import output_format, write_output
 from nlptl.training.distributed import partial_state
@@ -61,7 +61,7 @@ def predict_chunk(predictor: Predictor, chunk: Chunk, text_column: str, all_scor
                   prefix: str, where: str) -> tuple[pa.Table, int]:
     """The chunk's rows with the prediction columns appended, and how many rows were skipped."""
     values = chunk.table.column(text_column).to_pylist()
-    texts, keep, reasons = screen(values, chunk.problems, chunk.first_row, bad_rows, where)
+    texts, keep, reasons = screen(values, chunk.problems, chunk.first_row, bad_rows, where, text_column)
     predicted = predictor.columns(texts, all_scores)
     table = chunk.table
     for name, column in predicted.items():
@@ -87,7 +87,8 @@ def predict_file(model: str | Path | Predictor, input_path: str, output: str | P
                  resume: bool = False, overwrite: bool = False, precision: str = "auto",
                  max_length: int | None = None, truncation: str | None = None, head_tokens: int | None = None,
                  long_text: str = "truncate", stride: int | None = None, prefix: str = "",
-                 recipe_mirrors: dict[str, str] | None = None, progress: bool = True) -> PredictSummary:
+                 recipe_mirrors: dict[str, str] | None = None, column_names: list[str] | None = None,
+                 progress: bool = True) -> PredictSummary:
     """Predict every row of `input_path` into `output` (.csv/.tsv/.jsonl/.parquet); see the module doc."""
     started = time.perf_counter()
     output = Path(output)
@@ -99,11 +100,12 @@ def predict_file(model: str | Path | Predictor, input_path: str, output: str | P
         model, batch_size=batch_size, max_length=max_length, truncation=truncation, head_tokens=head_tokens,
         long_text=long_text, stride=stride, precision=precision, recipe_mirrors=recipe_mirrors)
     text_column = text_column or predictor.default_text_column
-    source = open_source(input_path, split, text_column, config_name, recipe_mirrors)
+    source = open_source(input_path, split, text_column, config_name, recipe_mirrors, column_names)
     added = added_columns(predictor, all_scores, bad_rows, prefix)
     state = partial_state()
     work = WorkDir(output)
     manifest = {"input": source.name, "input_files": source.fingerprint(), "text_column": text_column,
+                **({"column_names": column_names} if column_names else {}),
                 "chunk_size": chunk_size, "all_scores": all_scores, "bad_rows": bad_rows, "prefix": prefix,
                 "predictor": predictor.describe()}
     if state.is_main_process:

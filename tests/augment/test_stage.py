@@ -22,7 +22,7 @@ from nlptl.augment import EDA_OPS, MENTION_REPLACEMENT
 from nlptl.augment.epochs import group_lengths
 from nlptl.augment.stage import AugmentStage
 from nlptl.data.batching import LengthGroupedBatches
-from nlptl.data.loading import load_raw_splits
+from nlptl.data.files.load import load_raw_splits
 from nlptl.data.pipeline import build_datasets
 from nlptl.iob2 import entity_spans
 from nlptl.models import load_tokenizer

@@ -18,10 +18,10 @@ from transformers import AutoModelForSequenceClassification, BertForTokenClassif
 import nlptl
 from nlptl import NlptlError
 from nlptl.cli import main as cli_main
+from nlptl.data.files.stream import open_source, read_chunks
 from nlptl.inference.engine import encode_texts
 from nlptl.inference.files import predict_file
 from nlptl.inference.predictor import Predictor
-from nlptl.inference.readers import open_source, read_chunks
 from nlptl.inference.workdir import WorkDir
 from nlptl.precision import DTYPES
 
@@ -210,7 +210,7 @@ def test_split_directories_and_clear_input_errors(run_dir, table, tmp_path):
         predict_file(run_dir, str(data), tmp_path / "x.csv", split="test", text_column="body", progress=False)
     with pytest.raises(NlptlError, match="unsupported extension"):
         predict_file(run_dir, str(data), tmp_path / "x.xlsx", split="test", progress=False)
-    with pytest.raises(NlptlError, match="not found"):
+    with pytest.raises(NlptlError, match="no such file: .*missing.csv"):
         predict_file(run_dir, str(tmp_path / "missing.csv"), tmp_path / "x.csv", progress=False)
     (tmp_path / "array.json").write_text('[{"text": "good film"}]')
     with pytest.raises(NlptlError, match="one JSON array"):

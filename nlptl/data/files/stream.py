@@ -1,16 +1,16 @@
 """Read prediction inputs in fixed-size chunks, never the whole file at once.
 
-Formats: parquet (row batches), csv/tsv (pandas `chunksize`, every cell kept as the exact string), jsonl and
-txt (line by line), a directory of split files or a `save_to_disk` folder with `--split`, and a Hub data set
-(`datasets` streaming). Chunk `i` always holds rows `[i*size, (i+1)*size)`, so a resumed run can skip the
+Formats: parquet (row batches), csv/tsv (pandas `chunksize`, every cell kept as the exact string; headers checked
+and `--column-names` applied as in training), jsonl and txt (line by line), a directory of split files or a
+`save_to_disk` folder with `--split`, and a Hub data set (`datasets` streaming). Files are checked and errors
+worded by the same functions as training's (`nlptl.data.files.problems`, `.header`).
+Chunk `i` always holds rows `[i*size, (i+1)*size)`, so a resumed run can skip the
 chunks it finished. Bytes that are not UTF-8 are replaced in the output (U+FFFD) and reported per row, so the
 bad-row policy decides what happens to that row.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nlptl import mirrors
-from nlptl.data.loading import data_files_in
+from nlptl.data.files import header
+from nlptl.data.files.formats import data_files_in, is_saved_dataset, separator
+from nlptl.data.files.problems import BOM, UNDECODABLE, check_file, json_problem, missing_column, parse_error
 from nlptl.errors import NlptlError
-from nlptl.inference.badrows import UNDECODABLE
 
 Batch = tuple[pa.Table, dict[int, str]]  # rows, and why some rows' text could not be read (by position)
 FILE_FORMATS = (".parquet", ".csv", ".tsv", ".jsonl", ".txt")
@@ -83,16 +84,18 @@ class CsvSource(Source):
     """Cells are read as strings exactly as written (no type guessing, empty stays empty), so the output
     repeats the input's columns unchanged."""
 
-    def __init__(self, paths: list[Path], name: str, sep: str, text_column: str) -> None:
-        self.paths, self.name, self.sep, self.text_column = paths, name, sep, text_column
+    def __init__(self, paths: list[Path], name: str, text_column: str, column_names: list[str] | None) -> None:
+        self.paths, self.name, self.text_column, self.column_names = paths, name, text_column, column_names
+        header.check_csv_files(paths, column_names, [text_column], header.PREDICT)
 
     def batches(self, rows: int) -> Iterator[Batch]:
         import pandas as pd
 
         for path in self.paths:
+            names = {"names": self.column_names, "header": None} if self.column_names else {}
             try:
-                reader = pd.read_csv(path, sep=self.sep, chunksize=rows, dtype=object, keep_default_na=False,
-                                     encoding="utf-8-sig", encoding_errors="surrogateescape")
+                reader = pd.read_csv(path, sep=separator(path), chunksize=rows, dtype=object, keep_default_na=False,
+                                     encoding="utf-8-sig", encoding_errors="surrogateescape", **names)
                 for frame in reader:
                     problems: dict[int, str] = {}
                     for column in frame.columns:
@@ -102,8 +105,8 @@ class CsvSource(Source):
                             if column == self.text_column:
                                 problems.update({i: UNDECODABLE for i, (_, bad) in enumerate(repaired) if bad})
                     yield pa.Table.from_pandas(frame, preserve_index=False), problems
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError) as err:
-                raise NlptlError(f"cannot read {path}: {str(err).strip().splitlines()[0]}") from None
+            except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+                raise parse_error(path, err, separator(path)) from None
 
     def fingerprint(self) -> Any:
         return file_stamp(self.paths)
@@ -124,6 +127,7 @@ class JsonlSource(Source):
             with open(path, "rb") as handle:
                 first = True
                 for line_number, raw in enumerate(handle, start=1):
+                    raw = raw.removeprefix(BOM) if line_number == 1 else raw
                     if not raw.strip():
                         continue
                     if first and raw.lstrip().startswith(b"["):
@@ -142,13 +146,9 @@ class JsonlSource(Source):
                 records, problems = [], {}
 
     def parse(self, raw: bytes, line_number: int) -> tuple[dict, str | None]:
-        try:
-            record = json.loads(raw.decode("utf-8", "surrogateescape"))
-        except json.JSONDecodeError as err:
-            return {}, f"invalid JSON on line {line_number} ({err.msg})"
-        if not isinstance(record, dict):
-            return {}, f"line {line_number} is not a JSON object"
-        problem = None
+        record, problem = json_problem(raw, line_number)
+        if record is None:
+            return {}, problem
         for key, value in record.items():
             if isinstance(value, str):
                 record[key], bad = repair(value)
@@ -160,15 +160,15 @@ class JsonlSource(Source):
         keys = list(dict.fromkeys(key for record in records for key in record))  # every key, first-seen order
         if self.text_column not in keys:
             if not self.seen_text:
-                raise NlptlError(f"{self.name} has no column {self.text_column!r} (no key of that name in its first "
-                                 f"{len(records)} records; keys: {', '.join(keys)}); choose it with --text-column")
+                raise missing_column(self.name, self.text_column, keys, f"no key of that name in its first "
+                                     f"{len(records)} records; choose it with --text-column")
             keys.append(self.text_column)  # a block where no record has it: its rows have null text
         self.seen_text = True
         try:
             return pa.Table.from_pydict({key: [record.get(key) for record in records] for key in keys})
         except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-            raise NlptlError(f"{path}: a column holds values of different types ({err}); "
-                             "make each key hold one type, or convert the file to csv/parquet") from None
+            raise NlptlError(f"{path}: a key holds values of different types, e.g. numbers and strings "
+                             f"({str(err).splitlines()[0][:120]}); make each key hold one type") from None
 
     def fingerprint(self) -> Any:
         return file_stamp(self.paths)
@@ -184,7 +184,8 @@ class TextLinesSource(Source):
         texts: list[str] = []
         problems: dict[int, str] = {}
         with open(self.path, "rb") as handle:
-            for raw in handle:
+            for number, raw in enumerate(handle):
+                raw = raw.removeprefix(BOM) if number == 0 else raw
                 text, bad = repair(raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", "surrogateescape"))
                 if bad:
                     problems[len(texts)] = UNDECODABLE
@@ -214,18 +215,19 @@ class DatasetSource(Source):
         return self.stamp
 
 
-def file_source(paths: list[Path], name: str, text_column: str) -> Source:
+def file_source(paths: list[Path], name: str, text_column: str, column_names: list[str] | None = None) -> Source:
     suffixes = {p.suffix for p in paths}
     if len(suffixes) != 1:
         raise NlptlError(f"{name}: mixes file formats ({', '.join(sorted(suffixes))}); use one format")
     suffix = suffixes.pop()
+    if column_names and suffix not in (".csv", ".tsv"):
+        raise NlptlError(f"--column-names applies to header-less .csv/.tsv files, not to {name}; remove it")
     for path in paths:
-        if not path.is_file() or not os.access(path, os.R_OK):
-            raise NlptlError(f"input {path} is not a readable file")
+        check_file(path)
     if suffix == ".parquet":
         return ParquetSource(paths, name)
     if suffix in (".csv", ".tsv"):
-        return CsvSource(paths, name, "\t" if suffix == ".tsv" else ",", text_column)
+        return CsvSource(paths, name, text_column, column_names)
     if suffix in (".jsonl", ".json"):
         return JsonlSource(paths, name, text_column)
     if suffix == ".txt" and len(paths) == 1:
@@ -234,8 +236,8 @@ def file_source(paths: list[Path], name: str, text_column: str) -> Source:
                      "a directory with --split, or a Hub data set with --split")
 
 
-def directory_source(path: Path, split: str | None, text_column: str) -> Source:
-    if (path / "dataset_dict.json").exists() or (path / "dataset_info.json").exists():
+def directory_source(path: Path, split: str | None, text_column: str, column_names: list[str] | None) -> Source:
+    if is_saved_dataset(path):
         import datasets
 
         loaded = datasets.load_from_disk(str(path))
@@ -248,7 +250,7 @@ def directory_source(path: Path, split: str | None, text_column: str) -> Source:
         raise NlptlError(f"{path}: no data files found; expected files named after their split "
                          f"(test.parquet, test-00000-of-00002.parquet, test.csv, test.jsonl...)")
     chosen = pick_split(list(files), split, path)
-    return file_source([Path(f) for f in files[chosen]], f"{path} [{chosen}]", text_column)
+    return file_source(files[chosen], f"{path} [{chosen}]", text_column, column_names)
 
 
 def pick_split(splits: list[str], split: str | None, where: Any) -> str:
@@ -274,18 +276,20 @@ def hub_source(name: str, split: str | None, config_name: str | None) -> Source:
 
 
 def open_source(input_path: str, split: str | None = None, text_column: str = "text",
-                config_name: str | None = None, recipe_mirrors: dict[str, str] | None = None) -> Source:
+                config_name: str | None = None, recipe_mirrors: dict[str, str] | None = None,
+                column_names: list[str] | None = None) -> Source:
     """The input named on the command line: a file, a directory (with --split), or a Hub data set."""
-    resolved = mirrors.resolve(input_path, recipe_mirrors)
+    resolved = mirrors.resolve(input_path, recipe_mirrors)  # a path that does not exist is an error there
     path = Path(resolved)
     if path.is_dir():
-        return directory_source(path, split, text_column)
+        return directory_source(path, split, text_column, column_names)
     if path.exists():
         if split is not None:
             raise NlptlError(f"--split {split} applies to a directory or Hub data set, not to the file {path}")
-        return file_source([path], str(path), text_column)
-    if path.suffix in FILE_FORMATS or input_path.startswith((".", "/", "~")) or input_path.count("/") > 1:
-        raise NlptlError(f"input {input_path} not found")
+        return file_source([path], str(path), text_column, column_names)
+    if column_names:
+        raise NlptlError(f"--column-names applies to header-less .csv/.tsv files, not to the Hub data set "
+                         f"{input_path}; remove it")
     return hub_source(input_path, split, config_name)
 
 
@@ -300,8 +304,7 @@ def read_chunks(source: Source, size: int, text_column: str) -> Iterator[Chunk]:
     for table, found in source.batches(size):
         if not checked and table.num_rows:
             if text_column not in table.column_names:
-                raise NlptlError(f"{source.name} has no column {text_column!r} (columns: "
-                                 f"{', '.join(table.column_names)}); choose it with --text-column")
+                raise missing_column(source.name, text_column, table.column_names, "choose it with --text-column")
             checked = True
         offset = 0
         while offset < table.num_rows:
