@@ -20,12 +20,12 @@ from nlptl.allocator import keep_freed_memory
 from nlptl.augment.stage import AugmentStage
 from nlptl.data.pipeline import build_datasets
 from nlptl.errors import NlptlError
-from nlptl.io import atomic_dir_contents, write_json, write_text
+from nlptl.io import atomic_dir_contents, check_writable, os_reason, write_json, write_text
 from nlptl.models import load_config, load_tokenizer
 from nlptl.precision import LayerShape, PrecisionChoice, training_precision
 from nlptl.recipe import Recipe, apply_overrides, recipe_to_yaml
 from nlptl.tasks import get_task
-from nlptl.training.checkpoints import find_resume_checkpoint, list_checkpoints
+from nlptl.training.checkpoints import CHECKPOINTS, find_resume_checkpoint, list_checkpoints
 from nlptl.training.distributed import force_cpu, partial_state
 from nlptl.training.learning_check import check_learning, warn
 from nlptl.training.lr_find import RangeTest, find_lr
@@ -52,9 +52,16 @@ def check_output_dir(output_dir: Path, recipe: Recipe) -> None:
 def trim_history(path: Path, last_step: int) -> None:
     """After a resume, drop evaluation records newer than the checkpoint (they will be redone)."""
     if path.exists():
-        lines = [line for line in path.read_text().splitlines()
-                 if line and json.loads(line)["step"] <= last_step]
+        lines = [line for line in path.read_text().splitlines() if line and record_step(line) <= last_step]
         write_text(path, "".join(line + "\n" for line in lines))
+
+
+def record_step(line: str) -> float:
+    """The step of a history line; a line cut by a crash counts as newer than any checkpoint (it is dropped)."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
 
 
 def recorded_precision(recipe: Recipe) -> PrecisionChoice | None:
@@ -141,13 +148,16 @@ def train(recipe: Recipe) -> dict:
     output_dir = recipe.resolved_output_dir()
     resume_from = find_resume_checkpoint(recipe.resume, output_dir) if recipe.resume else None
     check_output_dir(output_dir, recipe)
+    if partial_state().is_main_process:  # fail before training, not at the first checkpoint
+        check_writable(output_dir / CHECKPOINTS if (output_dir / CHECKPOINTS).is_dir() else output_dir,
+                       "output dir", "choose another --output-dir")
     strategy = build_strategy(recipe)
     precision = choose_precision(recipe, resuming=resume_from is not None)
     accelerator = make_accelerator(recipe, precision, strategy)
     set_seed(recipe.seed)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
-        write_text(output_dir / "recipe.yaml", recipe_to_yaml(recipe))
+        write_text(output_dir / "recipe.yaml", recipe_to_yaml(dataclasses.replace(recipe, resume=None)))
         if recipe.train.mixed_precision == "auto" and not precision.reason.startswith("as the interrupted run"):
             write_json(output_dir / PRECISION_FILE, precision.as_dict())  # the first run's own measurement
         if resume_from is None:
@@ -173,7 +183,11 @@ def train(recipe: Recipe) -> dict:
             metrics[split] = trainer.evaluate(split)
     metrics["train"].update(learning_verdict(trainer, metrics))
     if accelerator.is_main_process:
-        save_outputs(trainer, tokenizer, recipe, metrics)
+        try:
+            save_outputs(trainer, tokenizer, recipe, metrics)
+        except OSError as err:
+            raise NlptlError(f"cannot write the trained model to {output_dir}: {os_reason(err)}; free disk space "
+                             "or make it writable, then rerun with --resume (the checkpoints are kept)") from None
         shown = ("accuracy", "f1", recipe.train.metric_for_best, "num_examples")
         logger.info("done: %s", {split: {k: v for k, v in split_metrics.items() if k in shown}
                                  for split, split_metrics in metrics.items() if split != "train"})
