@@ -114,14 +114,15 @@ def ddp_kwargs(strategy: Strategy | None) -> list[DistributedDataParallelKwargs]
 
 
 def save_outputs(trainer: Trainer, tokenizer, recipe: Recipe, metrics: dict) -> None:
-    """Model, tokenizer, metrics and reports, each file moved into place whole."""
+    """Model, tokenizer, metrics and reports, written into a scratch folder and moved in file by file only when
+    all are written: a full disk leaves the output dir as it was."""
     output_dir = recipe.resolved_output_dir()
     model = trainer.strategy.export_model(trainer.accelerator.unwrap_model(trainer.model))  # e.g. LoRA merged
     with atomic_dir_contents(output_dir) as staging:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
-    write_json(output_dir / "metrics.json", metrics)
-    trainer.task.write_reports(metrics, output_dir)
+        write_json(staging / "metrics.json", metrics)
+        trainer.task.write_reports(metrics, staging)
 
 
 def resolve_lr(recipe: Recipe, task, tokenizer, splits, accelerator: Accelerator,
@@ -155,19 +156,20 @@ def train(recipe: Recipe) -> dict:
     precision = choose_precision(recipe, resuming=resume_from is not None)
     accelerator = make_accelerator(recipe, precision, strategy)
     set_seed(recipe.seed)
-    if accelerator.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        write_text(output_dir / "recipe.yaml", recipe_to_yaml(dataclasses.replace(recipe, resume=None)))
-        if recipe.train.mixed_precision == "auto" and not precision.reason.startswith("as the interrupted run"):
-            write_json(output_dir / PRECISION_FILE, precision.as_dict())  # the first run's own measurement
-        if resume_from is None:
-            (output_dir / "history.jsonl").unlink(missing_ok=True)
+    requested = recipe  # as given (train.lr may be "auto"): what recipe.yaml records
     task = get_task(recipe.task)
     tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
     augmentation = AugmentStage(recipe, task, accelerator)  # checks recipe.augment before any data is read
     splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first, augmentation)
     recipe, lr_found = resolve_lr(recipe, task, tokenizer, splits, accelerator, resumed=resume_from is not None)
     trainer = Trainer(recipe, task, tokenizer, splits, accelerator, strategy, augmentation.train_collator)
+    if accelerator.is_main_process:  # only now: a mistake in the recipe, data or model has written nothing
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_text(output_dir / "recipe.yaml", recipe_to_yaml(dataclasses.replace(requested, resume=None)))
+        if recipe.train.mixed_precision == "auto" and not precision.reason.startswith("as the interrupted run"):
+            write_json(output_dir / PRECISION_FILE, precision.as_dict())  # the first run's own measurement
+        if resume_from is None:
+            (output_dir / "history.jsonl").unlink(missing_ok=True)
     accelerator.init_trackers(recipe.name, config=flat_hparams(recipe))
     if resume_from is not None:
         trainer.resume(resume_from)

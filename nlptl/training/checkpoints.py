@@ -12,6 +12,9 @@ import json
 import logging
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -98,6 +101,21 @@ def load_loop_state(path: Path, state: LoopState) -> None:
     import torch
 
     state.load_state_dict(torch.load(path / LEGACY_LOOP_STATE, map_location="cpu", weights_only=True))
+
+
+@contextmanager
+def accelerate_view(path: Path) -> Iterator[Path]:
+    """The folder to give `accelerator.load_state`: the checkpoint itself, or for an earlier version's checkpoint a
+    view of it without the pickled loop state (accelerate would unpickle it with weights_only=False; nlptl reads it
+    with weights_only=True)."""
+    if not (path / LEGACY_LOOP_STATE).exists():
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="nlptl-checkpoint-") as view:
+        for item in path.iterdir():
+            if item.name != LEGACY_LOOP_STATE:
+                (Path(view) / item.name).symlink_to(item.resolve())
+        yield Path(view)
 
 
 def publish(staging: Path, path: Path) -> None:

@@ -31,6 +31,7 @@ from nlptl.recipe import Recipe
 from nlptl.tasks.base import Task
 from nlptl.training.checkpoints import (
     LoopState,
+    accelerate_view,
     checkpoint_dir,
     load_loop_state,
     publish,
@@ -114,7 +115,8 @@ class Trainer:
 
         try:
             safe_load(checkpoint / f"random_states_{self.accelerator.process_index}.pkl")
-            self.accelerator.load_state(str(checkpoint))
+            with accelerate_view(checkpoint) as folder:
+                self.accelerator.load_state(str(folder))
             load_loop_state(checkpoint, self.state)
         except Exception as err:  # torch, safetensors and pickle each raise their own types for a damaged file
             detail = (str(err).strip().splitlines() or [""])[0][:200]
@@ -131,33 +133,35 @@ class Trainer:
         started, first_step_at = time.perf_counter(), None
         run_started = run_started or started
         since_eval = Window()
-        while state.step < self.total_steps and not self.should_stop():
-            self.train_batches.set_epoch(state.epoch)
-            self.train_collate.set_epoch(state.epoch)  # collators that draw per epoch: augmentation, masking
-            self.strategy.on_epoch_start(acc.unwrap_model(self.model), state.epoch)
-            loader = acc.skip_first_batches(self.train_loader, state.batches_in_epoch)
-            self.model.train()
-            for window in self.accumulation_windows(loader):
-                self.strategy.on_step_start(acc.unwrap_model(self.model), state.step)
-                since_eval.add(*self.optimizer_step(window))
-                state.step += 1
-                state.batches_in_epoch += len(window)
-                first_step_at = first_step_at or time.perf_counter() - run_started
-                bar.update(1)
-                if state.step % cfg.log_every == 0:
-                    lr = self.scheduler.get_last_lr()[0]
-                    acc.log({"train/loss": since_eval.mean_loss(), "train/lr": lr}, step=state.step)
-                done = state.step >= self.total_steps
-                epoch_end = state.batches_in_epoch >= len(self.train_loader)
-                if done or (cfg.eval_every and state.step % cfg.eval_every == 0) or (
-                        epoch_end and not cfg.eval_every):
-                    self.evaluate_and_checkpoint(since_eval.mean_loss(), since_eval.samples_per_second())
-                    since_eval = Window()
-                if done or self.should_stop():
-                    break
-            else:
-                state.epoch, state.batches_in_epoch = state.epoch + 1, 0
-        bar.close()
+        try:  # the bar is closed before an error is printed, not after it
+            while state.step < self.total_steps and not self.should_stop():
+                self.train_batches.set_epoch(state.epoch)
+                self.train_collate.set_epoch(state.epoch)  # collators that draw per epoch: augmentation, masking
+                self.strategy.on_epoch_start(acc.unwrap_model(self.model), state.epoch)
+                loader = acc.skip_first_batches(self.train_loader, state.batches_in_epoch)
+                self.model.train()
+                for window in self.accumulation_windows(loader):
+                    self.strategy.on_step_start(acc.unwrap_model(self.model), state.step)
+                    since_eval.add(*self.optimizer_step(window))
+                    state.step += 1
+                    state.batches_in_epoch += len(window)
+                    first_step_at = first_step_at or time.perf_counter() - run_started
+                    bar.update(1)
+                    if state.step % cfg.log_every == 0:
+                        lr = self.scheduler.get_last_lr()[0]
+                        acc.log({"train/loss": since_eval.mean_loss(), "train/lr": lr}, step=state.step)
+                    done = state.step >= self.total_steps
+                    epoch_end = state.batches_in_epoch >= len(self.train_loader)
+                    if done or (cfg.eval_every and state.step % cfg.eval_every == 0) or (
+                            epoch_end and not cfg.eval_every):
+                        self.evaluate_and_checkpoint(since_eval.mean_loss(), since_eval.samples_per_second())
+                        since_eval = Window()
+                    if done or self.should_stop():
+                        break
+                else:
+                    state.epoch, state.batches_in_epoch = state.epoch + 1, 0
+        finally:
+            bar.close()
         return {"time_to_first_step_s": first_step_at, "train_runtime_s": time.perf_counter() - started,
                 "steps": state.step, "samples_seen": state.samples_seen, "train_examples": len(self.splits["train"]),
                 **self.parameter_counts}
@@ -288,7 +292,7 @@ class Trainer:
         except (OSError, RuntimeError) as err:  # torch.save reports a failed write as RuntimeError
             if acc.is_main_process:
                 shutil.rmtree(staging, ignore_errors=True)
-            detail = (str(err).strip().splitlines() or [""])[0][:200]
+            detail = getattr(err, "strerror", None) or (str(err).strip().splitlines() or [""])[0][:200]
             raise NlptlError(f"cannot write checkpoint {path} ({detail}); free disk space or make "
                              f"{path.parent} writable, then continue with --resume") from None
         acc.wait_for_everyone()
