@@ -195,13 +195,19 @@ def resume_until_done(command: list[str], out: Path, attempts: int = 4) -> tuple
     return False, notes
 
 
-def chaos_train(work: Path, trials: int, rng: random.Random, train_samples: int) -> dict:
-    recipe = write_recipe(work, train_samples)
+def reference_run(work: Path, train_samples: int) -> Path:
+    """The uninterrupted training run (kept in --work and reused by a later call)."""
     reference = work / "train-reference"
-    base = nlptl("train", str(recipe), "--output-dir")
-    done = run(base + [str(reference)]) if not (reference / "metrics.json").exists() else None  # --work reuses it
-    if done is not None and done.returncode != 0:
-        raise SystemExit(f"the uninterrupted run failed:\n{done.stderr[-3000:]}")
+    if not (reference / "metrics.json").exists():
+        done = run(nlptl("train", str(write_recipe(work, train_samples)), "--output-dir", str(reference)))
+        if done.returncode != 0:
+            raise SystemExit(f"the uninterrupted run failed:\n{done.stderr[-3000:]}")
+    return reference
+
+
+def chaos_train(work: Path, trials: int, rng: random.Random, train_samples: int) -> dict:
+    reference = reference_run(work, train_samples)
+    base = nlptl("train", str(write_recipe(work, train_samples)), "--output-dir")
     reference_bytes = (reference / "model.safetensors").read_bytes()
     total_steps = json.loads((reference / "metrics.json").read_text())["train"]["steps"]
     print(f"train: reference run {reference} ({total_steps} steps)", flush=True)
@@ -347,9 +353,10 @@ def main() -> None:
     rng, parts, results = random.Random(args.seed), args.parts.split(","), []
     started = time.perf_counter()
     try:
-        if "train" in parts or "predict" in parts:
-            results.append(chaos_train(work, args.trials if "train" in parts else 0, rng, args.train_samples))
+        if "train" in parts:
+            results.append(chaos_train(work, args.trials, rng, args.train_samples))
         if "predict" in parts:
+            reference_run(work, args.train_samples)
             results.append(chaos_predict(work, args.trials, rng, args.predict_rows, args.chunk_size))
         if "compare" in parts:
             results.append(chaos_compare(work, args.compare_trials, rng, write_recipe(work, args.train_samples)))
