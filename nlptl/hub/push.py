@@ -28,7 +28,7 @@ from nlptl.recipe import Recipe
 try:  # the HTTP client of huggingface_hub 2.x; 1.x used httpx
     from httpx2 import TransportError
 except ImportError:  # pragma: no cover
-    from httpx import TransportError  # type: ignore[no-redef]
+    from httpx import TransportError  # type: ignore[assignment,no-redef,unused-ignore]
 
 UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "*.jinja", "recipe.yaml", "history.jsonl", "*.png"]
 NOT_UPLOADED = ["README.md", "*.tmp", "precision.json"]  # precision.json: resume bookkeeping (metrics.json has it)
