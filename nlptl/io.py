@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nlptl.errors import NlptlError
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
@@ -27,6 +29,28 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def check_writable(folder: Path, what: str, fix: str) -> None:
+    """Write (then remove) a probe file in `folder`, or in its nearest existing parent when it is still to be
+    created (nothing is created): an unwritable or full place is a clear error before any work is done, not a
+    traceback after it."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(20, f"{existing} is a file, not a directory")
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".nlptl-write-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise NlptlError(f"cannot write to the {what} {folder}: {os_reason(err)}; {fix}") from None
+
+
+def os_reason(err: OSError) -> str:
+    """An OSError in a few words, without the path that the message names anyway."""
+    return err.strerror or str(err) or type(err).__name__
 
 
 def write_text(path: Path, text: str) -> None:

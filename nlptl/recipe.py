@@ -211,11 +211,28 @@ def recipe_from_dict(data: dict[str, Any], source: str = "recipe") -> Recipe:
 def load_recipe_yaml(path: str | Path) -> Recipe:
     try:
         data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise NlptlError(f"cannot read recipe {path}: {err}") from None
+    except OSError as err:
+        raise NlptlError(f"cannot read recipe {path}: {err.strerror or err}") from None
+    except yaml.YAMLError as err:  # one line: where, and what the parser expected
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise NlptlError(f"cannot read recipe {path}: {where}{getattr(err, 'problem', None) or err}; "
+                         "fix the YAML syntax") from None
     if not isinstance(data, dict):
         raise NlptlError(f"{path}: a recipe YAML file must hold a mapping of fields")
     return recipe_from_dict(data, source=str(path))
+
+
+def error_location(err: Exception, file: Path) -> str:
+    """`line N: TypeError: ...` for an exception raised by (or a syntax error in) the recipe file."""
+    line = err.lineno if isinstance(err, SyntaxError) else None
+    traceback = err.__traceback__
+    while traceback is not None:
+        if Path(traceback.tb_frame.f_code.co_filename).resolve() == file.resolve():
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    detail = (err.msg if isinstance(err, SyntaxError) else str(err)).strip().splitlines()
+    return f"{f'line {line}: ' if line else ''}{type(err).__name__}: {detail[0] if detail else ''}"
 
 
 def load_recipe_file(path: str | Path) -> Recipe:
@@ -231,7 +248,12 @@ def load_recipe_file(path: str | Path) -> Recipe:
     if spec is None or spec.loader is None:
         raise NlptlError(f"recipe file {path} cannot be imported")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except NlptlError:
+        raise
+    except Exception as err:  # the recipe's own code failed: say where, not a traceback into importlib
+        raise NlptlError(f"recipe file {path} failed to load: {error_location(err, file)}") from None
     recipe = getattr(module, "recipe", None)
     if not isinstance(recipe, Recipe):
         raise NlptlError(f"recipe file {path} defines no `recipe = Recipe(...)`")

@@ -20,13 +20,13 @@ from nlptl.allocator import keep_freed_memory
 from nlptl.augment.stage import AugmentStage
 from nlptl.data.pipeline import build_datasets
 from nlptl.errors import NlptlError
-from nlptl.io import atomic_dir_contents, write_json, write_text
+from nlptl.io import atomic_dir_contents, check_writable, os_reason, write_json, write_text
 from nlptl.models import load_config, load_tokenizer
 from nlptl.overrides import apply_overrides
 from nlptl.precision import LayerShape, PrecisionChoice, training_precision
 from nlptl.recipe import Recipe, recipe_to_yaml
 from nlptl.tasks import get_task
-from nlptl.training.checkpoints import find_resume_checkpoint, list_checkpoints
+from nlptl.training.checkpoints import CHECKPOINTS, find_resume_checkpoint, list_checkpoints
 from nlptl.training.distributed import force_cpu, partial_state
 from nlptl.training.learning_check import check_learning, warn
 from nlptl.training.lr_find import RangeTest, find_lr
@@ -58,9 +58,16 @@ def check_output_dir(output_dir: Path, recipe: Recipe) -> None:
 def trim_history(path: Path, last_step: int) -> None:
     """After a resume, drop evaluation records newer than the checkpoint (they will be redone)."""
     if path.exists():
-        lines = [line for line in path.read_text().splitlines()
-                 if line and json.loads(line)["step"] <= last_step]
+        lines = [line for line in path.read_text().splitlines() if line and record_step(line) <= last_step]
         write_text(path, "".join(line + "\n" for line in lines))
+
+
+def record_step(line: str) -> float:
+    """The step of a history line; a line cut by a crash counts as newer than any checkpoint (it is dropped)."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
 
 
 def recorded_precision(recipe: Recipe) -> PrecisionChoice | None:
@@ -113,14 +120,15 @@ def ddp_kwargs(strategy: Strategy | None) -> list[DistributedDataParallelKwargs]
 
 
 def save_outputs(trainer: Trainer, tokenizer, recipe: Recipe, metrics: dict) -> None:
-    """Model, tokenizer, metrics and reports, each file moved into place whole."""
+    """Model, tokenizer, metrics and reports, written into a scratch folder and moved in file by file only when
+    all are written: a full disk leaves the output dir as it was."""
     output_dir = recipe.resolved_output_dir()
     model = trainer.strategy.export_model(trainer.accelerator.unwrap_model(trainer.model))  # e.g. LoRA merged
     with atomic_dir_contents(output_dir) as staging:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
-    write_json(output_dir / "metrics.json", metrics)
-    trainer.task.write_reports(metrics, output_dir)
+        write_json(staging / "metrics.json", metrics)
+        trainer.task.write_reports(metrics, staging)
 
 
 def resolve_lr(recipe: Recipe, task, tokenizer, splits, accelerator: Accelerator,
@@ -147,24 +155,27 @@ def train(recipe: Recipe) -> dict:
     output_dir = recipe.resolved_output_dir()
     resume_from = find_resume_checkpoint(recipe.resume, output_dir) if recipe.resume else None
     check_output_dir(output_dir, recipe)
+    if partial_state().is_main_process:  # fail before training, not at the first checkpoint
+        check_writable(output_dir / CHECKPOINTS if (output_dir / CHECKPOINTS).is_dir() else output_dir,
+                       "output dir", "choose another --output-dir")
     strategy = build_strategy(recipe)
     precision = choose_precision(recipe, resuming=resume_from is not None)
     accelerator = make_accelerator(recipe, precision, strategy)
     set_seed(recipe.seed)
+    requested = recipe  # as given (train.lr may be "auto"): what recipe.yaml records
     task = get_task(recipe.task)
     tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
     augmentation = AugmentStage(recipe, task, accelerator)  # checks recipe.augment before any data is read
     splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first, augmentation)
-    # the output dir is written only once the model and the data have been read: a bad file changes nothing there
-    if accelerator.is_main_process:
+    recipe, lr_found = resolve_lr(recipe, task, tokenizer, splits, accelerator, resumed=resume_from is not None)
+    trainer = Trainer(recipe, task, tokenizer, splits, accelerator, strategy, augmentation.train_collator)
+    if accelerator.is_main_process:  # only now: a mistake in the recipe, data or model has written nothing
         output_dir.mkdir(parents=True, exist_ok=True)
-        write_text(output_dir / "recipe.yaml", recipe_to_yaml(recipe))
+        write_text(output_dir / "recipe.yaml", recipe_to_yaml(dataclasses.replace(requested, resume=None)))
         if recipe.train.mixed_precision == "auto" and not precision.reason.startswith("as the interrupted run"):
             write_json(output_dir / PRECISION_FILE, precision.as_dict())  # the first run's own measurement
         if resume_from is None:
             (output_dir / "history.jsonl").unlink(missing_ok=True)
-    recipe, lr_found = resolve_lr(recipe, task, tokenizer, splits, accelerator, resumed=resume_from is not None)
-    trainer = Trainer(recipe, task, tokenizer, splits, accelerator, strategy, augmentation.train_collator)
     accelerator.init_trackers(recipe.name, config=flat_hparams(recipe))
     if resume_from is not None:
         trainer.resume(resume_from)
@@ -180,7 +191,11 @@ def train(recipe: Recipe) -> dict:
             metrics[split] = trainer.evaluate(split)
     metrics["train"].update(learning_verdict(trainer, metrics))
     if accelerator.is_main_process:
-        save_outputs(trainer, tokenizer, recipe, metrics)
+        try:
+            save_outputs(trainer, tokenizer, recipe, metrics)
+        except OSError as err:
+            raise NlptlError(f"cannot write the trained model to {output_dir}: {os_reason(err)}; free disk space "
+                             "or make it writable, then rerun with --resume (the checkpoints are kept)") from None
         shown = ("accuracy", "f1", recipe.train.metric_for_best, "num_examples")
         logger.info("done: %s", {split: {k: v for k, v in split_metrics.items() if k in shown}
                                  for split, split_metrics in metrics.items() if split != "train"})

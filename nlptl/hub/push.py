@@ -22,6 +22,7 @@ from huggingface_hub.utils import filter_repo_objects, validate_repo_id
 from nlptl.errors import NlptlError
 from nlptl.hub.card import build_card
 from nlptl.inference.trained import saved_recipe
+from nlptl.io import os_reason
 from nlptl.recipe import Recipe
 
 TransportError: type[Exception]  # declared, so either import type-checks whichever clients are installed
@@ -86,23 +87,34 @@ def write_dir(run_dir: Path, target: Path, repo_id: str, license: str | None,
               language: list[str] | None) -> Path:
     """Write exactly what would be uploaded into `target` (which must be new or empty), whole or not at all."""
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise NlptlError(f"--to-dir {target} exists and is not an empty directory")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.staging-"))
+        raise NlptlError(f"--to-dir {target} exists and is not an empty directory; choose a new or empty one")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.staging-"))
+    except OSError as err:
+        raise NlptlError(f"cannot write to --to-dir {target}: {os_reason(err)}; choose another folder") from None
     try:
         stage(run_dir, scratch, repo_id, license, language)
         check_secret_absent(scratch, get_token())
         if target.exists():
             target.rmdir()
         os.replace(scratch, target)
+    except OSError as err:
+        raise NlptlError(f"cannot write to --to-dir {target}: {os_reason(err)}; free disk space or choose another "
+                         "folder") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target
 
 
+def redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, "hf_***") if secret else text
+
+
 @contextmanager
-def hub_errors(repo_id: str, endpoint: str) -> Iterator[None]:
-    """Hub failures as one-line NlptlErrors that say what to do (the token is never part of a message)."""
+def hub_errors(repo_id: str, endpoint: str, token: str | None = None) -> Iterator[None]:
+    """Hub failures as one-line NlptlErrors that say what to do; the token is cut out of whatever a server or a
+    library echoes back, so it is never part of a message."""
     try:
         yield
     except OfflineModeIsEnabled:
@@ -111,7 +123,7 @@ def hub_errors(repo_id: str, endpoint: str) -> Iterator[None]:
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else None
         namespace = repo_id.split("/")[0] if "/" in repo_id else "your namespace"
-        detail = (err.server_message or str(err)).strip().splitlines()[0][:200]
+        detail = redact((err.server_message or str(err)).strip().splitlines()[0], token)[:200]
         if status == 401:
             raise NlptlError(f"the Hub at {endpoint} rejected the token (401: {detail}); log in again with "
                              "`hf auth login` or set a valid HF_TOKEN") from None
@@ -123,10 +135,11 @@ def hub_errors(repo_id: str, endpoint: str) -> Iterator[None]:
             raise NlptlError(f"{repo_id} or its revision was not found on {endpoint} (404: {detail})") from None
         raise NlptlError(f"the Hub at {endpoint} answered {status} for {repo_id}: {detail}") from None
     except TransportError as err:
-        raise NlptlError(f"cannot reach the Hub at {endpoint} ({type(err).__name__}: {str(err)[:150]}); check the "
+        reason = redact(str(err), token)[:150]
+        raise NlptlError(f"cannot reach the Hub at {endpoint} ({type(err).__name__}: {reason}); check the "
                          "network or proxy, or write the files with --to-dir DIR and upload them later") from None
     except ValueError as err:  # e.g. the Hub found the card's metadata invalid
-        raise NlptlError(f"push to {repo_id} refused: {str(err).strip().splitlines()[0]}") from None
+        raise NlptlError(f"push to {repo_id} refused: {redact(str(err).strip().splitlines()[0], token)}") from None
 
 
 def push(run_dir: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
@@ -150,7 +163,7 @@ def push(run_dir: str | Path, repo_id: str, *, private: bool = False, revision: 
                          "permission), or write the files with --to-dir DIR")
     endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
     api = HfApi(endpoint=endpoint, token=token)
-    with hub_errors(repo_id, endpoint):
+    with hub_errors(repo_id, endpoint, token):
         if constants.is_offline_mode():
             raise OfflineModeIsEnabled()
         repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id

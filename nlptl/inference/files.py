@@ -24,6 +24,7 @@ from nlptl.inference.badrows import check_policy, screen
 from nlptl.inference.predictor import Predictor
 from nlptl.inference.workdir import WorkDir
 from nlptl.inference.writers import output_format, write_output
+from nlptl.io import check_writable, os_reason
 from nlptl.training.distributed import partial_state
 
 logger = logging.getLogger("nlptl")
@@ -96,6 +97,7 @@ def predict_file(model: str | Path | Predictor, input_path: str, output: str | P
     check_policy(bad_rows)
     if output.exists() and not overwrite:
         raise NlptlError(f"{output} already exists; choose another --output or replace it with --overwrite")
+    check_writable(output.parent, "--output folder", "choose another --output")
     predictor = model if isinstance(model, Predictor) else Predictor(
         model, batch_size=batch_size, max_length=max_length, truncation=truncation, head_tokens=head_tokens,
         long_text=long_text, stride=stride, precision=precision, recipe_mirrors=recipe_mirrors)
@@ -135,6 +137,9 @@ def predict_file(model: str | Path | Predictor, input_path: str, output: str | P
         if state.is_main_process:
             work.remove()  # a fixed input or other options could not resume these parts anyway
         raise
+    except OSError as err:  # a full disk: the finished parts stay, so the run can continue
+        raise NlptlError(f"cannot write the results of {source.name} to {work.path}: {os_reason(err)}; free disk "
+                         "space, then rerun with --resume") from None
     finally:
         bar.close()
     loop_seconds = time.perf_counter() - loop_started
@@ -142,7 +147,11 @@ def predict_file(model: str | Path | Predictor, input_path: str, output: str | P
     rows = 0
     if state.is_main_process:
         empty = pa.schema([(name, column_type(name, prefix)) for name in added])
-        rows = write_output(work.parts(chunks), output, empty)
+        try:
+            rows = write_output(work.parts(chunks), output, empty)
+        except OSError as err:
+            raise NlptlError(f"cannot write {output}: {os_reason(err)}; free disk space, then rerun with --resume "
+                             f"(the predictions are kept in {work.path})") from None
         work.remove()
     state.wait_for_everyone()
     summary = PredictSummary(output, rows, predicted, skipped, resumed, time.perf_counter() - started, loop_seconds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -28,7 +29,16 @@ from nlptl.errors import NlptlError
 from nlptl.io import append_jsonl
 from nlptl.recipe import Recipe
 from nlptl.tasks.base import Task
-from nlptl.training.checkpoints import LoopState, checkpoint_dir, rotate
+from nlptl.training.checkpoints import (
+    LoopState,
+    accelerate_view,
+    checkpoint_dir,
+    load_loop_state,
+    publish,
+    rotate,
+    save_loop_state,
+    staging_dir,
+)
 from nlptl.training.clipping import clip_gradients
 from nlptl.training.learning_check import check_learning, loss_window, record_loss, warn
 from nlptl.training.optim import build_optimizer, build_scheduler
@@ -95,12 +105,24 @@ class Trainer:
                 generator=torch.Generator()))
             for split, ds in splits.items() if split != "train"
         }
-        accelerator.register_for_checkpointing(self.state)
 
     # ---- the loop -------------------------------------------------------------------------------------
     def resume(self, checkpoint: Path) -> None:
-        """Model, optimizer, scheduler, RNG and loop state as they were when the checkpoint was written."""
-        self.accelerator.load_state(str(checkpoint))
+        """Model, optimizer, scheduler, RNG and loop state as they were when the checkpoint was written; a
+        damaged checkpoint is a clear error (accelerate would skip an unreadable RNG state silently, and the run
+        would no longer continue exactly)."""
+        from accelerate.utils import load as safe_load  # torch.load(weights_only=True) + numpy's RNG arrays
+
+        try:
+            safe_load(checkpoint / f"random_states_{self.accelerator.process_index}.pkl")
+            with accelerate_view(checkpoint) as folder:
+                self.accelerator.load_state(str(folder))
+            load_loop_state(checkpoint, self.state)
+        except Exception as err:  # torch, safetensors and pickle each raise their own types for a damaged file
+            detail = (str(err).strip().splitlines() or [""])[0][:200]
+            raise NlptlError(f"checkpoint {checkpoint} cannot be loaded ({type(err).__name__}: {detail}); delete "
+                             "that folder to resume from the previous checkpoint, or pass --resume PATH of another "
+                             "one") from None
         logger.info("resumed from %s at step %d", checkpoint, self.state.step)
 
     def fit(self, run_started: float | None = None) -> dict:
@@ -111,33 +133,35 @@ class Trainer:
         started, first_step_at = time.perf_counter(), None
         run_started = run_started or started
         since_eval = Window()
-        while state.step < self.total_steps and not self.should_stop():
-            self.train_batches.set_epoch(state.epoch)
-            self.train_collate.set_epoch(state.epoch)  # collators that draw per epoch: augmentation, masking
-            self.strategy.on_epoch_start(acc.unwrap_model(self.model), state.epoch)
-            loader = acc.skip_first_batches(self.train_loader, state.batches_in_epoch)
-            self.model.train()
-            for window in self.accumulation_windows(loader):
-                self.strategy.on_step_start(acc.unwrap_model(self.model), state.step)
-                since_eval.add(*self.optimizer_step(window))
-                state.step += 1
-                state.batches_in_epoch += len(window)
-                first_step_at = first_step_at or time.perf_counter() - run_started
-                bar.update(1)
-                if state.step % cfg.log_every == 0:
-                    lr = self.scheduler.get_last_lr()[0]
-                    acc.log({"train/loss": since_eval.mean_loss(), "train/lr": lr}, step=state.step)
-                done = state.step >= self.total_steps
-                epoch_end = state.batches_in_epoch >= len(self.train_loader)
-                if done or (cfg.eval_every and state.step % cfg.eval_every == 0) or (
-                        epoch_end and not cfg.eval_every):
-                    self.evaluate_and_checkpoint(since_eval.mean_loss(), since_eval.samples_per_second())
-                    since_eval = Window()
-                if done or self.should_stop():
-                    break
-            else:
-                state.epoch, state.batches_in_epoch = state.epoch + 1, 0
-        bar.close()
+        try:  # the bar is closed before an error is printed, not after it
+            while state.step < self.total_steps and not self.should_stop():
+                self.train_batches.set_epoch(state.epoch)
+                self.train_collate.set_epoch(state.epoch)  # collators that draw per epoch: augmentation, masking
+                self.strategy.on_epoch_start(acc.unwrap_model(self.model), state.epoch)
+                loader = acc.skip_first_batches(self.train_loader, state.batches_in_epoch)
+                self.model.train()
+                for window in self.accumulation_windows(loader):
+                    self.strategy.on_step_start(acc.unwrap_model(self.model), state.step)
+                    since_eval.add(*self.optimizer_step(window))
+                    state.step += 1
+                    state.batches_in_epoch += len(window)
+                    first_step_at = first_step_at or time.perf_counter() - run_started
+                    bar.update(1)
+                    if state.step % cfg.log_every == 0:
+                        lr = self.scheduler.get_last_lr()[0]
+                        acc.log({"train/loss": since_eval.mean_loss(), "train/lr": lr}, step=state.step)
+                    done = state.step >= self.total_steps
+                    epoch_end = state.batches_in_epoch >= len(self.train_loader)
+                    if done or (cfg.eval_every and state.step % cfg.eval_every == 0) or (
+                            epoch_end and not cfg.eval_every):
+                        self.evaluate_and_checkpoint(since_eval.mean_loss(), since_eval.samples_per_second())
+                        since_eval = Window()
+                    if done or self.should_stop():
+                        break
+                else:
+                    state.epoch, state.batches_in_epoch = state.epoch + 1, 0
+        finally:
+            bar.close()
         return {"time_to_first_step_s": first_step_at, "train_runtime_s": time.perf_counter() - started,
                 "steps": state.step, "samples_seen": state.samples_seen, "train_examples": len(self.splits["train"]),
                 **self.parameter_counts}
@@ -246,16 +270,31 @@ class Trainer:
         if signs:
             record["did_not_learn"] = signs
             warn(signs, self.cfg.lr)
-        if acc.is_main_process:
-            append_jsonl(self.output_dir / "history.jsonl", record)
-        self.save_checkpoint(path)
+        self.save_checkpoint(path, record)
 
-    def save_checkpoint(self, path: Path) -> None:
-        acc = self.accelerator
-        acc.save_state(str(path))
-        acc.wait_for_everyone()
-        if acc.is_main_process:
-            rotate(self.output_dir, self.cfg.keep_checkpoints, self.state.best_checkpoint)
+    def save_checkpoint(self, path: Path, record: dict | None = None) -> None:
+        """Write into a staging folder, then (main process) append the history record, write the loop state last
+        and rename the folder: a kill at any moment leaves the previous checkpoint the newest complete one, and
+        a history record newer than it is dropped on resume. A failed write (full disk) loses nothing."""
+        acc, staging = self.accelerator, staging_dir(path)
+        try:
+            if acc.is_main_process:
+                shutil.rmtree(staging, ignore_errors=True)
+            acc.wait_for_everyone()
+            acc.save_state(str(staging))
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                if record is not None:
+                    append_jsonl(self.output_dir / "history.jsonl", record)
+                save_loop_state(staging, self.state)
+                publish(staging, path)
+                rotate(self.output_dir, self.cfg.keep_checkpoints, self.state.best_checkpoint)
+        except (OSError, RuntimeError) as err:  # torch.save reports a failed write as RuntimeError
+            if acc.is_main_process:
+                shutil.rmtree(staging, ignore_errors=True)
+            detail = getattr(err, "strerror", None) or (str(err).strip().splitlines() or [""])[0][:200]
+            raise NlptlError(f"cannot write checkpoint {path} ({detail}); free disk space or make "
+                             f"{path.parent} writable, then continue with --resume") from None
         acc.wait_for_everyone()
 
     def load_best_model(self) -> None:

@@ -1,0 +1,68 @@
+"""Two processes under `accelerate launch` train and evaluate like one: each optimizer step sees the same examples
+(2 processes x batch 8 = 1 process x batch 8 x 2 accumulated micro-batches; the loss is normalised over the whole
+window on every process), every evaluation example is counted once (75 test rows do not split evenly), and only
+the main process writes the run's files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import tiny_recipe
+from safetensors.torch import load_file
+
+import nlptl
+from nlptl.recipe import recipe_to_yaml
+
+
+def files_of(run: Path) -> set[str]:
+    return {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}
+
+
+def test_two_processes_train_and_evaluate_like_one(tiny_model_dir, tiny_data_dir, tmp_path):
+    def recipe(out: Path, **train):
+        made = tiny_recipe(tiny_model_dir, tiny_data_dir, out, epochs=1, batch_size=8, eval_every=8,
+                           keep_checkpoints=1, **train)
+        made.model.dropout = 0.0  # dropout draws differ per process; everything else is the same computation
+        return made
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each launched process (OMP_NUM_THREADS=1)
+    try:
+        one = nlptl.train(recipe(tmp_path / "one", grad_accum=2))
+    finally:
+        torch.set_num_threads(threads)
+    two_dir = tmp_path / "two"
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(recipe_to_yaml(recipe(two_dir)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "nlptl.cli",
+               "train", str(recipe_file)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    two = json.loads((two_dir / "metrics.json").read_text())
+
+    print({split: {k: one[split][k] for k in ("num_examples", "accuracy", "loss")} for split in ("validation", "test")})
+    print({split: {k: two[split][k] for k in ("num_examples", "accuracy", "loss")} for split in ("validation", "test")})
+    assert one["train"]["steps"] == two["train"]["steps"] == 16
+    assert one["train"]["samples_seen"] == two["train"]["samples_seen"] == 256
+    for split in ("validation", "test"):
+        assert one[split]["num_examples"] == two[split]["num_examples"] == {"validation": 64, "test": 75}[split]
+        for name in ("accuracy", "f1", "loss"):
+            assert two[split][name] == pytest.approx(one[split][name], abs=1e-5), (split, name)
+        assert two[split]["confusion_matrix"] == one[split]["confusion_matrix"]
+    a, b = load_file(str(tmp_path / "one" / "model.safetensors")), load_file(str(two_dir / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a)
+
+    # only the main process writes: the same files as one process, plus process 1's own RNG state per checkpoint
+    extra = files_of(two_dir) - files_of(tmp_path / "one")
+    assert extra == {p for p in extra if p.endswith("/random_states_1.pkl")} and extra
+    assert files_of(tmp_path / "one") <= files_of(two_dir)
+    steps = [json.loads(line)["step"] for line in (two_dir / "history.jsonl").read_text().splitlines()]
+    assert steps == [8, 16]  # one record per evaluation, not one per process
