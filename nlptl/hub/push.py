@@ -8,6 +8,7 @@ request headers, and the staged files are checked not to contain it.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import tempfile
@@ -25,11 +26,19 @@ from nlptl.inference.trained import saved_recipe
 from nlptl.io import os_reason
 from nlptl.recipe import Recipe
 
-TransportError: type[Exception]  # declared, so either import type-checks whichever clients are installed
-try:  # the HTTP client of huggingface_hub 2.x; 1.x used httpx
-    from httpx2 import TransportError
-except ImportError:  # pragma: no cover
-    from httpx import TransportError
+
+def transport_error_type() -> type[Exception]:
+    """The network-failure exception of huggingface_hub's HTTP client: httpx2 (hub 2.x) or httpx (hub 1.x).
+    Looked up by name, so the type checks whichever of the two clients is installed."""
+    for module in ("httpx2", "httpx"):
+        try:
+            return importlib.import_module(module).TransportError
+        except ImportError:  # pragma: no cover
+            continue
+    raise ImportError("huggingface_hub needs httpx2 or httpx")  # pragma: no cover
+
+
+TransportError = transport_error_type()
 
 UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "*.jinja", "recipe.yaml", "history.jsonl", "*.png"]
 NOT_UPLOADED = ["README.md", "*.tmp", "precision.json"]  # precision.json: resume bookkeeping (metrics.json has it)
