@@ -86,6 +86,9 @@ BAD_FILES: dict[str, tuple[dict[str, bytes], list[str], str, str | None]] = {
     "empty-label-in-test-split": (
         {"train.csv": GOOD_CSV, "test.csv": csv("text,label", "good film,pos", "ok film,pos", "bad film,")}, [],
         r"test.csv: row 3: empty label in column 'label'", None),
+    "empty-label-in-second-shard": (
+        {"train-00000-of-00002.csv": GOOD_CSV, "train-00001-of-00002.csv": csv("text,label", "good,pos", "bad,")}, [],
+        r"train-00001-of-00002.csv: row 2: empty label in column 'label'", None),
     "mixed-label-types-jsonl": (
         {"train.jsonl": jsonl({"text": "good", "label": 1}, {"text": "bad", "label": "neg"},
                               {"text": "fine", "label": 1})}, [],
