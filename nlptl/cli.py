@@ -5,6 +5,8 @@
   nlptl predict MODEL INPUT --output OUTPUT   label every row of a file or data set split
   nlptl push OUTPUT_DIR REPO_ID               upload a trained run with a model card to the Hugging Face Hub
   nlptl compare RECIPE --strategies full,lora --budgets 100,all --seeds 3   learning curves per strategy
+  nlptl tune RECIPE --trials 12 [--space ...]  hyperparameter search with Optuna (resumable, pruned, parallel)
+  nlptl ensemble RUN1 RUN2 ... --output DIR   one model folder that averages several runs' predictions
 """
 
 from __future__ import annotations
@@ -61,6 +63,17 @@ def add_push_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--license", help="model card license (default: the recipe's hub_license)")
     cmd.add_argument("--language", help="model card languages, comma-separated (default: the recipe's)")
     cmd.add_argument("--commit-message")
+
+
+def add_ensemble_parser(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("ensemble", help="combine fine-tuned runs with the same labels into one model folder",
+                              description="The folder predicts like a model dir: nlptl predict DIR INPUT -o OUT.")
+    cmd.add_argument("runs", nargs="+", metavar="RUN", help="output dirs of `nlptl train` (same labels, tokenizer)")
+    cmd.add_argument("--output", "-o", required=True, help="the ensemble folder to write")
+    cmd.add_argument("--weights", help="one positive weight per run, e.g. 2,1,1 (default: equal)")
+    cmd.add_argument("--combine", choices=["probabilities", "logits"], default="probabilities",
+                     help="average the class probabilities (default) or the logits")
+    cmd.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
 
 
 def run_predict(args: argparse.Namespace) -> None:
@@ -136,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     add_push_parser(commands)
     compare_cmd = commands.add_parser("compare", help="transfer strategies x label budgets x seeds", add_help=False)
     compare_cmd.add_argument("recipe", help="recipe .py file or recipe.yaml")
+    tune_cmd = commands.add_parser("tune", help="hyperparameter search with Optuna", add_help=False)
+    tune_cmd.add_argument("recipe", help="recipe .py file or recipe.yaml")
+    add_ensemble_parser(commands)
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     if args.command == "train":
         from nlptl.run import main as run_main
@@ -155,8 +171,18 @@ def main(argv: list[str] | None = None) -> None:
 
         compare_main(args.recipe, rest)
         return
+    if args.command == "tune":
+        from nlptl.tune import main as tune_main
+
+        tune_main(args.recipe, rest)
+        return
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "ensemble":
+        from nlptl.ensemble import run_ensemble
+
+        run_command(run_ensemble, args)
+        return
     run_command(run_predict if args.command == "predict" else run_push, args)
 
 

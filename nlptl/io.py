@@ -58,3 +58,21 @@ def atomic_dir_contents(target: Path) -> Iterator[Path]:
                 os.replace(item, destination)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def link_or_copy(source: str, destination: str) -> None:
+    """A hard link where the file system allows (model weights are large and never edited in place), else a copy."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def copy_tree_linked(source: Path, destination: Path, skip: tuple[str, ...] = ()) -> None:
+    """Copy a folder (files hard-linked where possible, `skip` glob patterns left out), replacing `destination`
+    whole: a reader sees the old folder or the new one."""
+    staging = destination.with_name(f".{destination.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging, ignore=shutil.ignore_patterns(*skip), copy_function=link_or_copy)
+    shutil.rmtree(destination, ignore_errors=True)
+    staging.rename(destination)

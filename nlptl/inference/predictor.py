@@ -18,6 +18,7 @@ import torch
 
 from nlptl import mirrors
 from nlptl.allocator import keep_freed_memory
+from nlptl.ensemble.model import is_ensemble, load_ensemble
 from nlptl.errors import NlptlError
 from nlptl.first_token import last_layer_first_token_only
 from nlptl.inference.badrows import check_policy, screen
@@ -71,7 +72,8 @@ class Predictor:
         if self.device.type == "cpu":
             keep_freed_memory()  # no page faults on every batch (process-wide: the heap stays at its peak)
         self.precision = precision
-        self.model = load_model(MODEL_CLASSES[self.kind], cfg, recipe_mirrors)
+        self.model = (load_ensemble(self.source, MODEL_CLASSES[self.kind]) if is_ensemble(self.source)
+                      else load_model(MODEL_CLASSES[self.kind], cfg, recipe_mirrors))  # an `nlptl ensemble` folder
         self.model.to(device=self.device, dtype=self.dtype).eval()
         if self.kind == SEQUENCE:
             last_layer_first_token_only(self.model)  # the head reads the first token only

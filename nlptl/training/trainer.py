@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from nlptl.training.optim import build_optimizer, build_scheduler
 from nlptl.training.strategies import FullFineTuning, Strategy, parameter_counts
 
 logger = logging.getLogger(__name__)
+EvalCallback = Callable[[dict], bool]  # gets each history.jsonl record; True asks the loop to stop (tune's pruning)
 
 
 @dataclass
@@ -61,7 +63,7 @@ class Window:
 class Trainer:
     def __init__(self, recipe: Recipe, task: Task, tokenizer, splits: datasets.DatasetDict,
                  accelerator: Accelerator, strategy: Strategy | None = None,
-                 train_collate: Collator | None = None) -> None:
+                 train_collate: Collator | None = None, on_evaluate: EvalCallback | None = None) -> None:
         self.recipe, self.cfg, self.task, self.splits = recipe, recipe.train, task, splits
         self.accelerator = accelerator
         self.output_dir = recipe.resolved_output_dir()
@@ -70,6 +72,8 @@ class Trainer:
         self.collate = task.collator(tokenizer)
         self.train_collate: Collator = train_collate or self.collate  # e.g. on-the-fly augmentation's collator
         self.state = LoopState()
+        self.on_evaluate: EvalCallback = on_evaluate or (lambda record: False)
+        self.stop_requested = False  # set by on_evaluate; not loop state (a resumed run asks again)
         if self.cfg.group_window < 1:
             raise NlptlError(f"train.group_window={self.cfg.group_window}: use at least 1 batch per sorting window")
         model = self.strategy.configure(task.build_model(recipe))
@@ -182,9 +186,7 @@ class Trainer:
 
     def should_stop(self) -> bool:
         patience = self.cfg.early_stopping_patience
-        if not patience:
-            return False
-        return self.state.evals_without_improvement >= patience
+        return self.stop_requested or bool(patience and self.state.evals_without_improvement >= patience)
 
     # ---- evaluation and checkpoints -------------------------------------------------------------------
     def evaluate(self, split: str) -> dict:
@@ -249,6 +251,7 @@ class Trainer:
         if acc.is_main_process:
             append_jsonl(self.output_dir / "history.jsonl", record)
         self.save_checkpoint(path)
+        self.stop_requested = bool(self.on_evaluate(record))
 
     def save_checkpoint(self, path: Path) -> None:
         acc = self.accelerator
