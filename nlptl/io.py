@@ -71,8 +71,19 @@ def link_or_copy(source: str, destination: str) -> None:
 def copy_tree_linked(source: Path, destination: Path, skip: tuple[str, ...] = ()) -> None:
     """Copy a folder (files hard-linked where possible, `skip` glob patterns left out), replacing `destination`
     whole: a reader sees the old folder or the new one."""
-    staging = destination.with_name(f".{destination.name}.tmp")
+    staging = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")  # two writers never share one
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(source, staging, ignore=shutil.ignore_patterns(*skip), copy_function=link_or_copy)
-    shutil.rmtree(destination, ignore_errors=True)
-    staging.rename(destination)
+    replace_dir(staging, destination)
+
+
+def replace_dir(source: Path, destination: Path) -> None:
+    """Move a finished folder into place, replacing an older one (another writer's too)."""
+    for _ in range(3):
+        shutil.rmtree(destination, ignore_errors=True)
+        try:
+            source.rename(destination)
+            return
+        except OSError:
+            continue  # another process put its folder there in between: replace that one
+    source.rename(destination)

@@ -10,12 +10,13 @@ does for prediction (`nlptl predict DIR INPUT --output OUT`, `nlptl.Predictor(DI
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 from nlptl.ensemble.model import COMBINE, ENSEMBLE_FILE, EnsembleModel, is_ensemble, load_ensemble
 from nlptl.errors import NlptlError
-from nlptl.io import copy_tree_linked, write_text
+from nlptl.io import copy_tree_linked, replace_dir, write_text
 
 __all__ = ["COMBINE", "EnsembleModel", "build_ensemble", "is_ensemble", "load_ensemble", "parse_weights"]
 MEMBER_SKIP = ("checkpoints", "logs", ".staging-*", "*.png", "history.jsonl", "augmentation_samples.jsonl")
@@ -72,7 +73,7 @@ def build_ensemble(runs: list[Path], output: Path, weights: list[float] | None =
                              f"with labels {first_labels}; an ensemble needs the same labels in the same order")
         if vocab != first_vocab:
             raise NlptlError(f"{run}: its tokenizer differs from {runs[0]}'s; ensemble runs of the same base model")
-    staging = output.with_name(f".{output.name}.building")
+    staging = output.with_name(f".{output.name}.{os.getpid()}.building")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     members = []
@@ -87,8 +88,7 @@ def build_ensemble(runs: list[Path], output: Path, weights: list[float] | None =
     manifest = {"members": members, "weights": weights, "combine": combine,
                 "sources": [str(run.resolve()) for run in runs], "kind": first_kind, "labels": first_labels}
     write_text(staging / ENSEMBLE_FILE, json.dumps(manifest, indent=2) + "\n")
-    shutil.rmtree(output, ignore_errors=True)
-    staging.rename(output)
+    replace_dir(staging, output)
     return output
 
 

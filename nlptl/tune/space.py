@@ -16,6 +16,7 @@ before the first trial, naming the field and the fix.
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 import yaml
 
 from nlptl.errors import NlptlError
-from nlptl.recipe import Recipe, set_field
+from nlptl.recipe import Recipe, field_paths, set_field
 
 DISTRIBUTIONS = {"loguniform": "loguniform(LOW,HIGH)", "uniform": "uniform(LOW,HIGH)", "int": "int(LOW,HIGH)",
                  "choice": "choice(A,B,...)"}
@@ -89,6 +90,11 @@ def parse_entry(text: str, recipe: Recipe, earlier: dict[str, Param], where: str
                          f"train.lr=loguniform(1e-5,3e-4); distributions: {forms}")
     field, kind = match["field"], match["dist"]
     label = f"{where} {field}"
+    known = field_paths(recipe)
+    if field not in known:
+        close = difflib.get_close_matches(field, list(known), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "fields are section.name, as in a saved recipe.yaml"
+        raise NlptlError(f"{label}: unknown recipe field {field!r}; {hint}")
     if kind not in DISTRIBUTIONS:
         raise NlptlError(f"{label}: unknown distribution {kind!r}; use {forms}")
     args = tuple(scalar(part) for part in match["args"].split(",") if part.strip())
