@@ -104,7 +104,8 @@ def test_bad_space_on_the_command_line_exits_2_in_one_line(tmp_path, capsys):
         cli_main(["tune", str(path), "--trials", "2", "--space", "train.lr=loguniform(1e-3,1e-5)",
                   "--output-dir", str(tmp_path / "t")])
     err = capsys.readouterr().err.strip()
-    assert stop.value.code == 2 and "\n" not in err and "--space train.lr: loguniform(0.001,1e-05) needs LOW < HIGH" in err
+    assert stop.value.code == 2 and "\n" not in err
+    assert "--space train.lr: loguniform(0.001,1e-05) needs LOW < HIGH" in err
     assert not (tmp_path / "t" / "study.db").exists()  # nothing is created before the space is read
 
 
@@ -170,7 +171,8 @@ def test_study_outputs(resumed_study):
 def test_ensemble_predicts_the_mean_of_its_members(resumed_study, tmp_path, capsys):
     root = resumed_study["root"]
     members = json.loads((root / "ensemble" / "ensemble.json").read_text())["sources"]
-    assert len(members) == 2 and members[0] == str((root / "trials" / f"trial-{resumed_study['summary']['best_trial']:04d}").resolve())
+    best = root / "trials" / f"trial-{resumed_study['summary']['best_trial']:04d}"
+    assert len(members) == 2 and members[0] == str(best.resolve())
     texts = ["the movie was great", "dull and tedious plot", "it was fine", "awful acting"]
     scored = [nlptl.Predictor(run, precision="fp32").predict(texts, all_scores=True) for run in members]
     ensemble = nlptl.Predictor(root / "ensemble", precision="fp32").predict(texts, all_scores=True)

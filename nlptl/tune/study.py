@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +33,16 @@ def default_storage(root: Path) -> str:
 def make_storage(url: str) -> Any:
     """An RDB storage with heartbeats (a dead worker's trial is retried), or Optuna's own for other URLs."""
     import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     if url.startswith(("sqlite:", "postgresql", "mysql")):
         try:
-            return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                              failed_trial_callback=RetryFailedTrialCallback(max_retry=MAX_RETRIES),
-                              engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite:") else None)
+            with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(MAX_RETRIES),
+                                  engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite:")
+                                  else None)
         except (ImportError, ModuleNotFoundError) as err:
             raise NlptlError(f"--storage {url}: the database driver is not installed ({err})") from None
         except Exception as err:  # sqlalchemy's errors: unreachable server, bad credentials, bad URL
@@ -96,8 +100,8 @@ def process_alive(pid: int) -> bool:
 def recover_interrupted(study: Any) -> list[int]:
     """Fail and requeue this machine's RUNNING trials whose process is gone (a killed `nlptl tune`); returns
     their numbers. Trials of other machines are left to the heartbeat."""
-    from optuna.exceptions import UpdateFinishedTrialError
-    from optuna.storages import RetryFailedTrialCallback
+    from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
 
     host, recovered = socket.gethostname(), []
@@ -109,7 +113,9 @@ def recover_interrupted(study: Any) -> list[int]:
             study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         except UpdateFinishedTrialError:
             continue  # another worker recovered it first
-        RetryFailedTrialCallback(max_retry=MAX_RETRIES)(study, trial)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            RetryHeartbeatStaleTrialCallback(MAX_RETRIES)(study, trial)
         recovered.append(trial.number)
     if recovered:
         logger.info("trial(s) %s were interrupted (their process is gone): marked failed and queued again",
