@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ FINISHED = ("COMPLETE", "PRUNED")
 PRUNERS = ("median", "halving", "none")
 HEARTBEAT_S, GRACE_S = 60, 180  # a trial whose worker stopped beating for GRACE_S is failed and retried
 MAX_RETRIES = 3
+SCHEMA_ATTEMPTS = 5  # workers started together race to create the storage's tables
 
 
 def default_storage(root: Path) -> str:
@@ -33,21 +36,31 @@ def default_storage(root: Path) -> str:
 def make_storage(url: str) -> Any:
     """An RDB storage with heartbeats (a dead worker's trial is retried), or Optuna's own for other URLs."""
     import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-    if url.startswith(("sqlite:", "postgresql", "mysql")):
+    if not url.startswith(("sqlite:", "postgresql", "mysql")):
+        return optuna.storages.get_storage(url)
+    for attempt in range(SCHEMA_ATTEMPTS):
         try:
-            with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(MAX_RETRIES),
-                                  engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite:")
-                                  else None)
+            return rdb_storage(url)
         except (ImportError, ModuleNotFoundError) as err:
             raise NlptlError(f"--storage {url}: the database driver is not installed ({err})") from None
         except Exception as err:  # sqlalchemy's errors: unreachable server, bad credentials, bad URL
+            if attempt + 1 < SCHEMA_ATTEMPTS and ("already exists" in str(err) or "UNIQUE constraint" in str(err)):
+                time.sleep(0.5 + random.random())  # two workers created the tables at once: the other one won
+                continue
             raise NlptlError(f"--storage {url}: cannot open the study storage ({str(err).splitlines()[0]})") from None
-    return optuna.storages.get_storage(url)
+    raise AssertionError("unreachable")
+
+
+def rdb_storage(url: str) -> Any:
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(MAX_RETRIES),
+                          engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite:") else None)
 
 
 def make_pruner(name: str, startup_trials: int) -> Any:
