@@ -32,10 +32,10 @@ def bench_data(out: Path, labels: int, validation: int, seed: int) -> Path:
     folder = out / "data"
     folder.mkdir(parents=True, exist_ok=True)
     source = SHARED_DATA / "sst2"
-    pd.read_parquet(source / "train.parquet").sample(labels, random_state=seed).to_parquet(folder / "train.parquet")
-    pd.read_parquet(source / "validation.parquet").sample(validation, random_state=seed).to_parquet(
-        folder / "validation.parquet")
-    pd.read_parquet(source / "test.parquet").to_parquet(folder / "test.parquet")
+    for split, rows in (("train", labels), ("validation", validation), ("test", None)):
+        frame = pd.read_parquet(source / f"{split}.parquet")
+        frame = frame.sample(rows, random_state=seed) if rows else frame
+        frame.to_parquet(folder / f"{split}.parquet", index=False)  # the same columns in every split
     return folder
 
 

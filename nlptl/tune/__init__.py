@@ -72,9 +72,10 @@ def tune(base: Recipe, trials: int, space: list[str] | None = None, *, metric: s
     root = Path(output_dir or f"runs/{base.name}_tune")
     root.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = open_study(make_storage(storage or default_storage(root)), study_name or base.name, direction,
-                       make_pruner(pruner, pruner_startup), base.seed if seed is None else seed)
-    recover_interrupted(study)
+    opened = make_storage(storage or default_storage(root))
+    study = open_study(opened, study_name or base.name, direction, make_pruner(pruner, pruner_startup),
+                       base.seed if seed is None else seed)
+    recover_interrupted(study, opened)
     remaining = trials - finished_count(study)
     logger.info("study %s: %d of %d trials finished, %d to run (validation %s, %s)", study.study_name,
                 trials - max(remaining, 0), trials, max(remaining, 0), metric, direction)

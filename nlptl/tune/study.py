@@ -110,7 +110,7 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def recover_interrupted(study: Any) -> list[int]:
+def recover_interrupted(study: Any, storage: Any) -> list[int]:
     """Fail and requeue this machine's RUNNING trials whose process is gone (a killed `nlptl tune`); returns
     their numbers. Trials of other machines are left to the heartbeat."""
     from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
@@ -123,7 +123,7 @@ def recover_interrupted(study: Any) -> list[int]:
         if trial.user_attrs.get("host") != host or not isinstance(pid, int) or process_alive(pid):
             continue
         try:
-            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         except UpdateFinishedTrialError:
             continue  # another worker recovered it first
         with warnings.catch_warnings():
