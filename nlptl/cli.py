@@ -7,6 +7,8 @@
   nlptl predict MODEL INPUT --output OUTPUT   label every row of a file or data set split
   nlptl push OUTPUT_DIR REPO_ID               upload a trained run with a model card to the Hugging Face Hub
   nlptl compare RECIPE --strategies full,lora --budgets 100,all --seeds 3   learning curves per strategy
+  nlptl tune RECIPE --trials 12 [--space ...]  hyperparameter search with Optuna (resumable, pruned, parallel)
+  nlptl ensemble RUN1 RUN2 ... --output DIR   one model folder that averages several runs' predictions
 
 `-` and `_` are interchangeable in every flag (--output-dir, --output_dir). `--resume` is a flag everywhere: it
 continues the interrupted run (train, lr-find: from the newest checkpoint; predict: from the finished chunks).
@@ -26,7 +28,7 @@ from nlptl.errors import NlptlError
 from nlptl.overrides import FlagParser, apply_values, parse_overrides
 from nlptl.recipe import Recipe, load_recipe_file
 
-RECIPE_COMMANDS = ("train", "lr-find", "compare")  # RECIPE first, then the recipe's own flags
+RECIPE_COMMANDS = ("train", "lr-find", "compare", "tune")  # RECIPE first, then the recipe's own flags
 TRAIN_USAGE = ("nlptl {command} [RECIPE] [--FIELD VALUE ...]\n"
                "       nlptl {command} --data FILE [--text-column COLUMN] [--label-column COLUMN] [--model MODEL] "
                "[--task text_classification|ner] [--FIELD VALUE ...]")
@@ -77,6 +79,17 @@ def add_push_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--license", help="model card license (default: the recipe's hub_license)")
     cmd.add_argument("--language", help="model card languages, comma-separated (default: the recipe's)")
     cmd.add_argument("--commit-message")
+
+
+def add_ensemble_parser(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("ensemble", help="combine fine-tuned runs with the same labels into one model folder",
+                              description="The folder predicts like a model dir: nlptl predict DIR INPUT -o OUT.")
+    cmd.add_argument("runs", nargs="+", metavar="RUN", help="output dirs of `nlptl train` (same labels, tokenizer)")
+    cmd.add_argument("--output", "-o", required=True, help="the ensemble folder to write")
+    cmd.add_argument("--weights", help="one positive weight per run, e.g. 2,1,1 (default: equal)")
+    cmd.add_argument("--combine", choices=["probabilities", "logits"], default="probabilities",
+                     help="average the class probabilities (default) or the logits")
+    cmd.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
 
 
 def run_predict(args: argparse.Namespace) -> None:
@@ -189,6 +202,20 @@ def run_compare(args: list[str]) -> None:
     compare_main(args[0], args[1:])
 
 
+def run_tune(args: list[str]) -> None:
+    from nlptl.tune import main as tune_main
+
+    if not args or args[0].startswith("-"):
+        raise NlptlError("nlptl tune needs a recipe first: nlptl tune RECIPE --trials 12 [--space ...]")
+    tune_main(args[0], args[1:])
+
+
+def run_ensemble(args: argparse.Namespace) -> None:
+    from nlptl.ensemble import run_ensemble as build
+
+    build(args)
+
+
 def run_init(args: argparse.Namespace) -> None:
     from nlptl.quickstart import write_template
 
@@ -222,6 +249,8 @@ def build_parser() -> FlagParser:
     add_predict_parser(commands)
     add_push_parser(commands)
     commands.add_parser("compare", help="transfer strategies x label budgets x seeds")
+    commands.add_parser("tune", help="hyperparameter search with Optuna (resumable, pruned, parallel)")
+    add_ensemble_parser(commands)
     return parser
 
 
@@ -230,10 +259,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         if argv and argv[0] in RECIPE_COMMANDS:
-            {"train": run_train, "lr-find": run_lr_find, "compare": run_compare}[argv[0]](argv[1:])
+            {"train": run_train, "lr-find": run_lr_find, "compare": run_compare, "tune": run_tune}[argv[0]](argv[1:])
             return
         args = build_parser().parse_args(argv)
-        action = {"predict": run_predict, "push": run_push, "init": run_init}[args.command]
+        action = {"predict": run_predict, "push": run_push, "init": run_init, "ensemble": run_ensemble}[args.command]
         if args.command == "init":
             action(args)
         else:

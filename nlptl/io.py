@@ -82,3 +82,32 @@ def atomic_dir_contents(target: Path) -> Iterator[Path]:
                 os.replace(item, destination)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def link_or_copy(source: str, destination: str) -> None:
+    """A hard link where the file system allows (model weights are large and never edited in place), else a copy."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def copy_tree_linked(source: Path, destination: Path, skip: tuple[str, ...] = ()) -> None:
+    """Copy a folder (files hard-linked where possible, `skip` glob patterns left out), replacing `destination`
+    whole: a reader sees the old folder or the new one."""
+    staging = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")  # two writers never share one
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging, ignore=shutil.ignore_patterns(*skip), copy_function=link_or_copy)
+    replace_dir(staging, destination)
+
+
+def replace_dir(source: Path, destination: Path) -> None:
+    """Move a finished folder into place, replacing an older one (another writer's too)."""
+    for _ in range(3):
+        shutil.rmtree(destination, ignore_errors=True)
+        try:
+            source.rename(destination)
+            return
+        except OSError:
+            continue  # another process put its folder there in between: replace that one
+    source.rename(destination)

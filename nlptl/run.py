@@ -32,7 +32,7 @@ from nlptl.training.learning_check import check_learning, warn
 from nlptl.training.lr_find import RangeTest, find_lr
 from nlptl.training.strategies import Strategy, build_strategy
 from nlptl.training.tracking import available_trackers, flat_hparams
-from nlptl.training.trainer import Trainer
+from nlptl.training.trainer import EvalCallback, Trainer
 
 logger = logging.getLogger("nlptl")
 RUN_OUTPUTS = ("metrics.json", "history.jsonl", "model.safetensors")
@@ -149,8 +149,10 @@ def learning_verdict(trainer: Trainer, metrics: dict) -> dict:
     return {"did_not_learn": bool(signs), **({"did_not_learn_because": signs} if signs else {})}
 
 
-def train(recipe: Recipe) -> dict:
-    """Fine-tune, evaluate and save one recipe; returns metrics.json's content."""
+def train(recipe: Recipe, on_evaluate: EvalCallback | None = None) -> dict:
+    """Fine-tune, evaluate and save one recipe; returns metrics.json's content. `on_evaluate` gets each
+    history.jsonl record as it is written and may return True to stop training there (a method above the
+    trainer, e.g. `nlptl tune`'s pruning)."""
     run_started = time.perf_counter()
     output_dir = recipe.resolved_output_dir()
     resume_from = find_resume_checkpoint(recipe.resume, output_dir) if recipe.resume else None
@@ -168,7 +170,8 @@ def train(recipe: Recipe) -> dict:
     augmentation = AugmentStage(recipe, task, accelerator)  # checks recipe.augment before any data is read
     splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first, augmentation)
     recipe, lr_found = resolve_lr(recipe, task, tokenizer, splits, accelerator, resumed=resume_from is not None)
-    trainer = Trainer(recipe, task, tokenizer, splits, accelerator, strategy, augmentation.train_collator)
+    trainer = Trainer(recipe, task, tokenizer, splits, accelerator, strategy, augmentation.train_collator,
+                      on_evaluate)
     if accelerator.is_main_process:  # only now: a mistake in the recipe, data or model has written nothing
         output_dir.mkdir(parents=True, exist_ok=True)
         write_text(output_dir / "recipe.yaml", recipe_to_yaml(dataclasses.replace(requested, resume=None)))

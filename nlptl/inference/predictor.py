@@ -21,6 +21,7 @@ from transformers import PretrainedConfig
 
 from nlptl import mirrors
 from nlptl.allocator import keep_freed_memory
+from nlptl.ensemble.model import is_ensemble, load_ensemble
 from nlptl.errors import NlptlError
 from nlptl.first_token import last_layer_first_token_only
 from nlptl.inference.badrows import check_policy, screen
@@ -90,7 +91,8 @@ class Predictor:
             keep_freed_memory()  # no page faults on every batch (process-wide: the heap stays at its peak)
         self.precision = precision
         task = TASKS[self.kind]
-        self.model = load_model(task.model_class, cfg, recipe_mirrors)
+        self.model = (load_ensemble(self.source, task.model_class) if is_ensemble(self.source)
+                      else load_model(task.model_class, cfg, recipe_mirrors))  # an `nlptl ensemble` folder
         self.model.to(device=self.device, dtype=self.dtype).eval()
         if task.first_token_head:
             last_layer_first_token_only(self.model)  # the last layer computes only what the head reads

@@ -12,6 +12,7 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from nlptl.training.optim import build_optimizer, build_scheduler
 from nlptl.training.strategies import FullFineTuning, Strategy, parameter_counts
 
 logger = logging.getLogger(__name__)
+EvalCallback = Callable[[dict], bool]  # gets each history.jsonl record; True asks the loop to stop (tune's pruning)
 
 
 @dataclass
@@ -71,7 +73,7 @@ class Window:
 class Trainer:
     def __init__(self, recipe: Recipe, task: Task, tokenizer, splits: datasets.DatasetDict,
                  accelerator: Accelerator, strategy: Strategy | None = None,
-                 train_collate: Collator | None = None) -> None:
+                 train_collate: Collator | None = None, on_evaluate: EvalCallback | None = None) -> None:
         self.recipe, self.cfg, self.task, self.splits = recipe, recipe.train, task, splits
         self.accelerator = accelerator
         self.output_dir = recipe.resolved_output_dir()
@@ -80,6 +82,8 @@ class Trainer:
         self.collate = task.collator(tokenizer)
         self.train_collate: Collator = train_collate or self.collate  # e.g. on-the-fly augmentation's collator
         self.state = LoopState()
+        self.on_evaluate: EvalCallback = on_evaluate or (lambda record: False)
+        self.stop_requested = False  # set by on_evaluate; not loop state (a resumed run asks again)
         if self.cfg.group_window < 1:
             raise NlptlError(f"train.group_window={self.cfg.group_window}: use at least 1 batch per sorting window")
         model = self.strategy.configure(task.build_model(recipe))
@@ -206,9 +210,7 @@ class Trainer:
 
     def should_stop(self) -> bool:
         patience = self.cfg.early_stopping_patience
-        if not patience:
-            return False
-        return self.state.evals_without_improvement >= patience
+        return self.stop_requested or bool(patience and self.state.evals_without_improvement >= patience)
 
     # ---- evaluation and checkpoints -------------------------------------------------------------------
     def evaluate(self, split: str) -> dict:
@@ -271,6 +273,7 @@ class Trainer:
             record["did_not_learn"] = signs
             warn(signs, self.cfg.lr)
         self.save_checkpoint(path, record)
+        self.stop_requested = bool(self.on_evaluate(record))
 
     def save_checkpoint(self, path: Path, record: dict | None = None) -> None:
         """Write into a staging folder, then (main process) append the history record, write the loop state last
