@@ -24,11 +24,10 @@ from nlptl.hub.card import build_card
 from nlptl.inference.trained import saved_recipe
 from nlptl.recipe import Recipe
 
-TransportError: type[Exception]  # declared, so either import type-checks whichever clients are installed
 try:  # the HTTP client of huggingface_hub 2.x; 1.x used httpx
     from httpx2 import TransportError
 except ImportError:  # pragma: no cover
-    from httpx import TransportError
+    from httpx import TransportError  # type: ignore[no-redef]
 
 UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "*.jinja", "recipe.yaml", "history.jsonl", "*.png"]
 NOT_UPLOADED = ["README.md", "*.tmp", "precision.json"]  # precision.json: resume bookkeeping (metrics.json has it)
