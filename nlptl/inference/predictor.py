@@ -70,7 +70,7 @@ class Predictor:
         if self.backend == "onnx":  # an `nlptl export` folder: ONNX Runtime on the CPU, the graph's own precision
             self.model: Any = OnnxModel(self.source, config)
             self.device, self.dtype = self.model.device, self.model.dtype
-            self.labels = [str(config.id2label[i]) for i in range(config.num_labels)]
+            self.labels = [str(self.model.config.id2label[i]) for i in range(self.model.config.num_labels)]
             return
         self.device = torch.device(device) if device is not None else partial_state().device
         shape = LayerShape.of(config, batch_size, self.settings.max_length)
