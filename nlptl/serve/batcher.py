@@ -94,7 +94,10 @@ class MicroBatcher:
             if len(batch) == 1:
                 raise
             for job in batch:  # find the request that failed; the others still get their answers
-                self.run([job])
+                try:
+                    self.run([job])
+                except Exception as err:
+                    job.future.set_exception(err)
             return
         if self.on_batch:
             self.on_batch(len(texts), time.perf_counter() - started)
