@@ -5,6 +5,8 @@
   nlptl init text_classification|ner [FILE]   write a commented recipe file to edit
   nlptl lr-find RECIPE [--FIELD VALUE ...]    LR range test on the recipe's data/model/strategy: lr_find.png
   nlptl predict MODEL INPUT --output OUTPUT   label every row of a file or data set split
+  nlptl export RUN --format onnx --output DIR  ONNX graph (--quantize int8) + tokenizer + label map, parity check
+  nlptl serve RUN [--port 8000]               HTTP endpoint: POST /predict, GET /health, /metrics, /docs
   nlptl push OUTPUT_DIR REPO_ID               upload a trained run with a model card to the Hugging Face Hub
   nlptl compare RECIPE --strategies full,lora --budgets 100,all --seeds 3   learning curves per strategy
   nlptl tune RECIPE --trials 12 [--space ...]  hyperparameter search with Optuna (resumable, pruned, parallel)
@@ -59,6 +61,8 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--stride", type=int, help="window: tokens shared by neighbouring windows (max_length/4)")
     cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                      help="auto: bf16 where the hardware supports it; fp32: exact")
+    cmd.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                     help="onnx: MODEL is a folder written by `nlptl export --format onnx`, run by ONNX Runtime")
     cmd.add_argument("--all-scores", action="store_true", help="also write one probability column per class")
     cmd.add_argument("--bad-rows", choices=["error", "skip"], default="error",
                      help="null/empty/undecodable text: stop naming the row, or keep it with a skip_reason")
@@ -92,6 +96,54 @@ def add_ensemble_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
 
 
+def add_export_parser(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("export", help="ONNX graph (optionally int8) with tokenizer and label map",
+                              description="Export a trained run for ONNX Runtime; checks the graph against the "
+                                          "PyTorch model on held-out texts. Run it with --backend onnx.")
+    cmd.add_argument("run_dir", metavar="RUN", help="output dir of `nlptl train`")
+    cmd.add_argument("--format", default="onnx", choices=["onnx"], help="deployment format")
+    cmd.add_argument("--quantize", choices=["int8"], help="int8: dynamic int8 weights (ONNX Runtime quantizer)")
+    cmd.add_argument("--output", "-o", required=True, help="folder to write (must not exist, or --overwrite)")
+    cmd.add_argument("--parity-samples", type=int, default=200, help="held-out texts to compare (0: skip)")
+    cmd.add_argument("--parity-data", help="file/dir/Hub data set with the texts (default: the run's test split)")
+    cmd.add_argument("--parity-split", help="split of --parity-data or of the run's data (default: test)")
+    cmd.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
+    cmd.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
+
+
+def add_serve_parser(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("serve", help="HTTP endpoint with micro-batching and Prometheus metrics",
+                              description="POST /predict {\"text\": ... | [...], \"text_pair\": ..., "
+                                          "\"all_scores\": false}; GET /health, /metrics, /docs.")
+    cmd.add_argument("model", metavar="RUN", help="output dir of `nlptl train` (or of `nlptl export`, --backend onnx)")
+    cmd.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: every interface)")
+    cmd.add_argument("--port", type=int, default=8000)
+    cmd.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="torch backend")
+    cmd.add_argument("--max-batch", type=int, default=32, help="texts run together in one forward")
+    cmd.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits for others to join")
+    cmd.add_argument("--max-texts", type=int, default=64, help="texts one request may send")
+    cmd.add_argument("--max-chars", type=int, default=20_000, help="characters one text may have")
+    cmd.add_argument("--max-body-bytes", type=int, default=1_000_000, help="largest request body")
+
+
+def run_export(args: argparse.Namespace) -> None:
+    from nlptl.export.onnx import export_onnx
+
+    summary = export_onnx(args.run_dir, args.output, fmt=args.format, quantize=args.quantize,
+                          parity_samples=args.parity_samples, parity_data=args.parity_data,
+                          parity_split=args.parity_split, opset=args.opset, overwrite=args.overwrite)
+    print("\n".join(summary.lines()))
+
+
+def run_serve(args: argparse.Namespace) -> None:
+    from nlptl.serve import ServeSettings, serve
+
+    serve(args.model, ServeSettings(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, max_texts=args.max_texts,
+                                    max_chars=args.max_chars, max_body_bytes=args.max_body_bytes),
+          host=args.host, port=args.port, backend=args.backend, precision=args.precision)
+
+
 def run_predict(args: argparse.Namespace) -> None:
     from transformers.utils import logging as hf_logging
 
@@ -104,7 +156,7 @@ def run_predict(args: argparse.Namespace) -> None:
         all_scores=args.all_scores, bad_rows=args.bad_rows, resume=args.resume, overwrite=args.overwrite,
         precision=args.precision, max_length=args.max_length, truncation=args.truncation,
         head_tokens=args.head_tokens, long_text=args.long_text, stride=args.stride, prefix=args.prefix,
-        column_names=args.column_names, progress=not args.no_progress)
+        column_names=args.column_names, progress=not args.no_progress, backend=args.backend)
 
 
 def run_push(args: argparse.Namespace) -> None:
@@ -251,6 +303,8 @@ def build_parser() -> FlagParser:
     commands.add_parser("compare", help="transfer strategies x label budgets x seeds")
     commands.add_parser("tune", help="hyperparameter search with Optuna (resumable, pruned, parallel)")
     add_ensemble_parser(commands)
+    add_export_parser(commands)
+    add_serve_parser(commands)
     return parser
 
 
@@ -262,7 +316,8 @@ def main(argv: list[str] | None = None) -> None:
             {"train": run_train, "lr-find": run_lr_find, "compare": run_compare, "tune": run_tune}[argv[0]](argv[1:])
             return
         args = build_parser().parse_args(argv)
-        action = {"predict": run_predict, "push": run_push, "init": run_init, "ensemble": run_ensemble}[args.command]
+        action = {"predict": run_predict, "push": run_push, "init": run_init, "ensemble": run_ensemble,
+                  "export": run_export, "serve": run_serve}[args.command]
         if args.command == "init":
             action(args)
         else:

@@ -39,7 +39,7 @@ def member_signature(run: Path) -> tuple[str, list[str], dict]:
     """(kind, labels, vocabulary) of a fine-tuned run, or a clear error when it is not one."""
     from transformers import AutoConfig
 
-    from nlptl.inference.routing import model_kind
+    from nlptl.inference.predictor import model_kind
     from nlptl.models import load_tokenizer
     from nlptl.recipe import ModelConfig
 

@@ -52,9 +52,15 @@ class EncodeSettings:
         return self.max_length // 4 if self.stride is None else self.stride
 
 
-def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str],
-                 settings: EncodeSettings) -> tuple[dict[str, list[list[int]]], list[int]]:
-    """Model inputs, one row per text (truncate) or per window, and for each row the index of its text."""
+def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str], settings: EncodeSettings,
+                 pairs: list[str] | None = None) -> tuple[dict[str, list[list[int]]], list[int]]:
+    """Model inputs, one row per text (truncate) or per window, and for each row the index of its text.
+    With `pairs` (second texts), each row is the pair cut as training cuts pairs (longest_first)."""
+    if pairs is not None:
+        if settings.long_text == "window":
+            raise NlptlError("--long-text window does not apply to text pairs; use --long-text truncate")
+        both = tokenizer(texts, pairs, truncation="longest_first", max_length=settings.max_length)
+        return {key: both[key] for key in tokenizer.model_input_names if key in both}, list(range(len(texts)))
     if settings.long_text == "window":
         encoded = tokenizer(texts, truncation=True, max_length=settings.max_length,
                             stride=settings.window_stride(), return_overflowing_tokens=True)

@@ -27,6 +27,7 @@ from nlptl.first_token import last_layer_first_token_only
 from nlptl.inference.badrows import check_policy, screen
 from nlptl.inference.engine import EncodeSettings, class_probabilities, encode_texts, pool_windows
 from nlptl.inference.ner import predict_entities
+from nlptl.inference.onnx_backend import ONNX_FILE, OnnxModel, check_backend
 from nlptl.inference.trained import default_max_length, saved_recipe
 from nlptl.models import load_config, load_model, load_tokenizer
 from nlptl.precision import DTYPES, LayerShape, inference_precision
@@ -59,7 +60,7 @@ class Predictor:
     def __init__(self, model: str | Path, *, batch_size: int = 32, max_length: int | None = None,
                  truncation: str | None = None, head_tokens: int | None = None, long_text: str = "truncate",
                  stride: int | None = None, precision: str = "auto", device: str | torch.device | None = None,
-                 recipe_mirrors: dict[str, str] | None = None) -> None:
+                 recipe_mirrors: dict[str, str] | None = None, backend: str = "torch") -> None:
         if batch_size < 1:
             raise NlptlError(f"--batch-size {batch_size}: must be at least 1")
         self.name = str(model)
@@ -73,6 +74,7 @@ class Predictor:
         self.trained: DataConfig | None = recipe.data if recipe else None  # how the model was trained, if known
         trained = self.trained or DataConfig()
         self.default_text_column = trained.text_column
+        self.pair_column = trained.text_pair_column  # the model reads (text, pair) when set
         self.settings = EncodeSettings(
             max_length=max_length or (self.trained and self.trained.max_length)
             or default_max_length(self.tokenizer, config),
@@ -82,6 +84,13 @@ class Predictor:
         )
         self.settings.check(self.tokenizer)
         self.batch_size = batch_size
+        self.backend = check_backend(backend)
+        self.precision = precision
+        if self.backend == "onnx":  # an `nlptl export` folder: ONNX Runtime on the CPU, the graph's own precision
+            self.model: Any = OnnxModel(self.source, config)
+            self.device, self.dtype = self.model.device, self.model.dtype
+            self.labels = [str(self.model.config.id2label[i]) for i in range(self.model.config.num_labels)]
+            return
         self.device = torch.device(device) if device is not None else partial_state().device
         shape = LayerShape.of(config, batch_size, self.settings.max_length)
         self.precision_choice = inference_precision(precision, self.device, shape)
@@ -89,7 +98,6 @@ class Predictor:
         logger.info("prediction in %s (%s)", self.precision_choice.used, self.precision_choice.reason)
         if self.device.type == "cpu":
             keep_freed_memory()  # no page faults on every batch (process-wide: the heap stays at its peak)
-        self.precision = precision
         task = TASKS[self.kind]
         self.model = (load_ensemble(self.source, task.model_class) if is_ensemble(self.source)
                       else load_model(task.model_class, cfg, recipe_mirrors))  # an `nlptl ensemble` folder
@@ -100,18 +108,29 @@ class Predictor:
 
     def describe(self) -> dict[str, Any]:
         """What shapes the predictions (recorded in a resumable run's manifest)."""
-        weights = Path(self.source) / "model.safetensors"
+        weights = Path(self.source) / (ONNX_FILE if self.backend == "onnx" else "model.safetensors")
         stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.is_file() else None
         return {"model": str(Path(self.source).resolve()) if mirrors.is_local(self.source) else self.name,
-                "weights": stamp, "kind": self.kind, "labels": self.labels, "dtype": str(self.dtype),
-                "batch_size": self.batch_size, **dataclasses.asdict(self.settings)}
+                "weights": stamp, "backend": self.backend, "kind": self.kind, "labels": self.labels,
+                "dtype": str(self.dtype), "batch_size": self.batch_size, **dataclasses.asdict(self.settings)}
 
     def score_columns(self) -> list[str]:
         return [f"score_{label}" for label in self.labels]
 
-    def columns(self, texts: list[str], all_scores: bool = False) -> dict[str, list]:
+    def check_pairs(self, texts: Sequence[Any], pairs: Sequence[Any] | None) -> None:
+        """A pair model given single texts (or the other way round) is an error, never a silent guess."""
+        if pairs is None and self.pair_column:
+            raise NlptlError(f"{self.name} was trained on text pairs (data.text_pair_column "
+                             f"{self.pair_column!r}); give the second text of every pair")
+        if pairs is not None and self.trained is not None and not self.pair_column:
+            raise NlptlError(f"{self.name} was trained on single texts (its recipe has no data.text_pair_column); "
+                             "give no second texts")
+        if pairs is not None and len(pairs) != len(texts):
+            raise NlptlError(f"{len(texts)} texts but {len(pairs)} second texts: give one second text per text")
+
+    def columns(self, texts: list[str], all_scores: bool = False, pairs: list[str] | None = None) -> dict[str, list]:
         """Prediction columns for texts that are all usable: label and score (and one score per class),
-        or `entities` (JSON) for a token-classification model."""
+        or `entities` (JSON) for a token-classification model. `pairs`: second texts of a pair model."""
         if not texts:  # a chunk of bad rows only (tokenizers cannot encode an empty batch)
             return {name: [] for name in (["label", "score"] if self.kind == SEQUENCE else ["entities"])}
         if self.kind != SEQUENCE:
@@ -120,7 +139,7 @@ class Predictor:
                                      max_length=self.settings.max_length, stride=trained.stride,
                                      strict=trained.ner_strict, decoding=trained.ner_decoding)
             return {"entities": [json.dumps(to_plain(s), ensure_ascii=False) for s in spans]}
-        encoded, owners = encode_texts(self.tokenizer, texts, self.settings)
+        encoded, owners = encode_texts(self.tokenizer, texts, self.settings, pairs)
         probabilities = pool_windows(class_probabilities(self.model, self.tokenizer, encoded, self.batch_size),
                                      owners, len(texts))
         scores, ids = probabilities.max(dim=-1)
@@ -130,13 +149,15 @@ class Predictor:
                 result[column] = values
         return result
 
-    def predict(self, texts: Sequence[str | None], all_scores: bool = False,
-                bad_rows: str = "error") -> list[dict[str, Any]]:
+    def predict(self, texts: Sequence[str | None], all_scores: bool = False, bad_rows: str = "error",
+                pairs: Sequence[str | None] | None = None) -> list[dict[str, Any]]:
         """One dict per text: {"label", "score"} (+ "scores" by class), or {"entities"} for NER models.
-        With bad_rows="skip", unusable texts (None, empty) get {"label": None, "skip_reason": ...}."""
+        With bad_rows="skip", unusable texts (None, empty) get {"label": None, "skip_reason": ...}.
+        `pairs`: the second text of each pair, for a model trained with data.text_pair_column."""
         check_policy(bad_rows)
+        self.check_pairs(texts, pairs)
         usable, keep, reasons = screen(list(texts), {}, 0, bad_rows, "texts")
-        columns = self.columns(usable, all_scores)
+        columns = self.columns(usable, all_scores, None if pairs is None else [pairs[i] or "" for i in keep])
         results: list[dict[str, Any]] = [{"label": None, "score": None, "skip_reason": r} for r in reasons]
         for row, position in enumerate(keep):
             values = {key: column[row] for key, column in columns.items()}

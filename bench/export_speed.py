@@ -1,0 +1,91 @@
+"""Deployment formats side by side: PyTorch fp32 / auto, ONNX fp32, ONNX int8 (ORT dynamic), torch int8 (torch.ao
+dynamic), same reviews, same model, same batches (nlptl's Predictor: length-sorted, padded per batch).
+
+MODEL_DIR is a classifier fine-tuned on IMDb (e.g. the output dir of recipes/imdb_sentiment.py). The ONNX folders
+are written with `nlptl.export.export_onnx` into --work (reused when already there). N IMDb test reviews (seeded
+random sample of ../shared/data/imdb/test.parquet), cut as the model was trained (its recipe.yaml). Model loading
+and export are excluded from the timings; each variant first predicts 64 reviews to warm up. Reported: reviews/s,
+ratio to PyTorch fp32, % labels identical to PyTorch fp32, accuracy against the gold labels.
+
+    python bench/export_speed.py MODEL_DIR [--samples 2000] [--seed 0] [--batch-size 32] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from common import SHARED_DATA, print_machine, print_table
+
+from nlptl.export.onnx import export_onnx
+from nlptl.inference.predictor import Predictor
+
+
+def reviews(samples: int, seed: int) -> tuple[list[str], list[int]]:
+    frame = pd.read_parquet(SHARED_DATA / "imdb" / "test.parquet").sample(n=samples, random_state=seed)
+    return frame["text"].tolist(), frame["label"].tolist()
+
+
+def torch_int8(model_dir: str, batch_size: int) -> Predictor:
+    """PyTorch fp32 with every nn.Linear swapped for torch.ao's dynamic int8 Linear (in place)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    predictor = Predictor(model_dir, precision="fp32", batch_size=batch_size, device="cpu")
+    quantize_dynamic(predictor.model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    return predictor
+
+
+def timed(predictor: Predictor, texts: list[str]) -> tuple[list[str], float]:
+    predictor.predict(texts[:64])
+    started = time.perf_counter()
+    labels = [row["label"] for row in predictor.predict(texts)]
+    return labels, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_dir")
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--work", help="folder for the ONNX exports (default: a temporary one)")
+    args = parser.parse_args()
+    print_machine()
+    work = Path(args.work or tempfile.mkdtemp(prefix="nlptl-export-bench-"))
+    exports = {}
+    for name, quantize in (("onnx_fp32", None), ("onnx_int8", "int8")):
+        exports[name] = work / name
+        if not (exports[name] / "model.onnx").is_file():
+            summary = export_onnx(args.model_dir, exports[name], quantize=quantize, parity_samples=0, overwrite=True)
+            print(f"{name}: exported in {summary.seconds:.0f} s, {summary.megabytes:.1f} MB")
+    texts, gold = reviews(args.samples, args.seed)
+    variants = {
+        "torch fp32": lambda: Predictor(args.model_dir, precision="fp32", batch_size=args.batch_size, device="cpu"),
+        "torch auto": lambda: Predictor(args.model_dir, precision="auto", batch_size=args.batch_size, device="cpu"),
+        "onnx fp32": lambda: Predictor(exports["onnx_fp32"], backend="onnx", batch_size=args.batch_size),
+        "onnx int8": lambda: Predictor(exports["onnx_int8"], backend="onnx", batch_size=args.batch_size),
+        "torch int8": lambda: torch_int8(args.model_dir, args.batch_size),
+    }
+    rows, reference = [], None
+    for name, make in variants.items():
+        predictor = make()
+        names = predictor.labels
+        labels, seconds = timed(predictor, texts)
+        reference = reference or (labels, seconds)
+        rows.append({"variant": name, "dtype": str(predictor.dtype).replace("torch.", "") if "int8" not in name
+                     else "int8", "reviews/s": len(texts) / seconds, "x fp32": reference[1] / seconds,
+                     "identical %": 100 * sum(a == b for a, b in zip(labels, reference[0], strict=True)) / len(texts),
+                     "accuracy %": 100 * sum(label == names[g] for label, g in zip(labels, gold, strict=True))
+                     / len(texts)})
+        print(f"{name}: {len(texts) / seconds:.1f} reviews/s", flush=True)
+        del predictor
+    print(f"\n{len(texts)} IMDb test reviews, batch {args.batch_size}, model {args.model_dir}")
+    print_table(rows, ["variant", "dtype", "reviews/s", "x fp32", "identical %", "accuracy %"])
+
+
+if __name__ == "__main__":
+    main()
