@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -43,9 +42,10 @@ def recipe_file(recipe: Recipe, folder: Path) -> Path:
     return path
 
 
-def tune_command(recipe_path: Path, root: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "nlptl.cli", "tune", str(recipe_path), "--trials", "3", "--space", SPACE,
-            "--output-dir", str(root), *extra]
+def tune_command(recipe_path: Path, root: Path, *extra: str, worker: tuple[str, ...] = ()) -> list[str]:
+    """`nlptl tune` in a new process; `worker`: a fault or rendezvous of tests/tune_worker.py."""
+    args = ["tune", str(recipe_path), "--trials", "3", "--space", SPACE, "--output-dir", str(root), *extra]
+    return [sys.executable, str(Path(__file__).with_name("tune_worker.py")), *worker, "--", *args[1:]]
 
 
 def subprocess_env() -> dict[str, str]:
@@ -117,14 +117,9 @@ def resumed_study(tiny_model_dir, tiny_data_dir, tmp_path_factory):
     root = folder / "tune"
     base = quick_recipe(tiny_model_dir, tiny_data_dir)
     path = recipe_file(base, folder)
-    worker = subprocess.Popen(tune_command(path, root), env=subprocess_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 900
-    while not list((root / "trials" / "trial-0001" / "checkpoints").glob("step-*/custom_checkpoint_0.pkl")):
-        assert worker.poll() is None and time.monotonic() < deadline, "the worker ended before trial 1 checkpointed"
-        time.sleep(0.2)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    worker = subprocess.run(tune_command(path, root, worker=("kill-after-checkpoint", "trial-0001")),
+                            env=subprocess_env(), capture_output=True, text=True, timeout=900)
+    assert worker.returncode == -signal.SIGKILL, worker.stderr[-2000:]  # killed during trial 1
     before = {t.number: (t.state.name, t.value) for t in study_of(root).trials}
     first_metrics = (root / "trials" / "trial-0000" / "metrics.json").stat().st_mtime_ns
     ran = []
@@ -235,9 +230,11 @@ def study_of_url(url: str) -> optuna.Study:
 def test_two_workers_share_one_study(tiny_model_dir, tiny_data_dir, tmp_path):
     root = tmp_path / "tune"
     path = recipe_file(quick_recipe(tiny_model_dir, tiny_data_dir, max_steps=2), tmp_path)
-    workers = [subprocess.Popen(tune_command(path, root, "--sampler-seed", str(seed), "--pruner", "none"),
-                                env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for seed in (1, 2)]
+    meeting = ("meet", "2", str(tmp_path / "started"))  # each worker's first trial waits for the other's
+    commands = [tune_command(path, root, "--sampler-seed", str(seed), "--pruner", "none", worker=meeting)
+                for seed in (1, 2)]
+    workers = [subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for command in commands]
     outputs = [worker.communicate(timeout=900) for worker in workers]
     assert [w.returncode for w in workers] == [0, 0], [err[-2000:] for _, err in outputs]
     trials = study_of(root).trials

@@ -247,8 +247,9 @@ def train_read_only_checkpoints_on_resume(w: World) -> Case:
 
 
 def train_existing_run_without_overwrite(w: World) -> Case:
-    run = w.copy_run()
-    return Case(["train", str(run / "recipe.yaml")], run, [str(run), "--overwrite_output_dir", "--resume"])
+    run = w.copy_run()  # --output-dir named: rerunning a saved recipe.yaml alone would train into copy-2 instead
+    return Case(["train", str(run / "recipe.yaml"), "--output-dir", str(run)], run,
+                [str(run), "--overwrite_output_dir", "--resume"])
 
 
 def predict_disk_full_writing_the_output(w: World) -> Case:
