@@ -249,7 +249,7 @@ def train_read_only_checkpoints_on_resume(w: World) -> Case:
 def train_existing_run_without_overwrite(w: World) -> Case:
     run = w.copy_run()  # --output-dir named: rerunning a saved recipe.yaml alone would train into copy-2 instead
     return Case(["train", str(run / "recipe.yaml"), "--output-dir", str(run)], run,
-                [str(run), "--overwrite_output_dir", "--resume"])
+                [str(run), "--overwrite-output-dir", "--resume"])
 
 
 def predict_disk_full_writing_the_output(w: World) -> Case:
