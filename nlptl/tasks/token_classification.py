@@ -25,6 +25,7 @@ from nlptl.data.tags import LABELS_COLUMN, encode_tags
 from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_entity_f1
+from nlptl.evaluation.report import write_per_class
 from nlptl.models import load_labelled_model
 from nlptl.recipe import AugmentSettings, DataConfig, Recipe
 from nlptl.tasks.base import CardText
@@ -214,4 +215,5 @@ class TokenClassificationTask:
         plot_entity_f1(scores["per_type"], path,
                        title=f"Entity F1 by type ({split}, {scores['num_examples']} sentences, "
                              f"micro F1 {scores['f1']:.3f})")
-        return [path]
+        return [path, *write_per_class(scores, output_dir, f"Per-entity-type report ({split}, "
+                                                           f"{scores['num_examples']} sentences)")]
