@@ -133,8 +133,8 @@ def plot_reliability(bins: list[CalibrationBin], ece: float, path: Path, title: 
     filled = [b for b in bins if b.count]
     ax.bar([b.low for b in filled], [b.accuracy for b in filled], width=width, align="edge", color="tab:blue",
            edgecolor="white", label="accuracy in bin")
-    ax.bar([b.low for b in filled], [b.confidence - b.accuracy for b in filled], bottom=[b.accuracy for b in filled],
-           width=width, align="edge", color="tab:red", alpha=0.3, edgecolor="tab:red", label="gap to confidence")
+    ax.bar([b.low for b in filled], [b.confidence for b in filled], width=width, align="edge", fill=False,
+           edgecolor="tab:red", hatch="//", label="mean confidence in bin")
     ax.plot([0, 1], [0, 1], linestyle=":", color="tab:gray", label="perfect calibration")
     ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy", title=f"{title}\nECE {ece:.4f}")
     ax.legend(fontsize=8, loc="upper left")

@@ -167,9 +167,9 @@ def ner_labels(ds: datasets.Dataset, data: DataConfig, split: str, labels: list[
     """Each sentence's tags as the model's ids, by name (IOB1 is rewritten to IOB2 as in training)."""
     from nlptl import iob2
 
-    for column in (data.tokens_column, data.tags_column):
-        if column not in ds.column_names:
-            raise NlptlError(f"{files_of(ds, split)}: no column {column!r} (columns: {', '.join(ds.column_names)}); "
+    for needed in (data.tokens_column, data.tags_column):
+        if needed not in ds.column_names:
+            raise NlptlError(f"{files_of(ds, split)}: no column {needed!r} (columns: {', '.join(ds.column_names)}); "
                              "the model reads data.tokens_column / data.tags_column of its recipe")
     feature = tag_feature(ds.features, data.tags_column, split)
     to_id = {name: i for i, name in enumerate(labels)}
