@@ -75,7 +75,7 @@ def probability_metrics(references: list[int], probabilities: list[list[float]],
             "average_precision": float(average_precision_score(truth[:, c], probs[:, c])) if present else None,
         }
     for key in ("roc_auc", "average_precision"):
-        values = [scores[key] for scores in per_class.values() if scores[key] is not None]
+        values = [value for scores in per_class.values() if (value := scores[key]) is not None]
         result[key] = float(np.mean(values)) if values else None  # one-vs-rest macro mean over classes present
     result["per_class_ovr"] = per_class
     return result
