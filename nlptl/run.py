@@ -208,7 +208,7 @@ def train(recipe: Recipe, on_evaluate: EvalCallback | None = None) -> dict:
     trainer.load_best_model()
     for split in ("validation", "test"):
         if split in splits:
-            metrics[split] = trainer.evaluate(split)
+            metrics[split] = {**trainer.evaluate(split), "long_text": task.long_text(recipe.data)}
     metrics["train"].update(learning_verdict(trainer, metrics))
     if accelerator.is_main_process:
         try:

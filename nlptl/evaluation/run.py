@@ -248,15 +248,18 @@ def evaluate(run: str | Path, data: str, *, split: str = "test", output_dir: str
         chosen = sample(ds.add_column("__reference", references), max_samples, seed)
         metrics = score_classification(predictor, chosen, split, text_column, pair_column,
                                        column(chosen, "__reference"), progress)
-        handling = {"long_text": predictor.settings.long_text, "max_length": predictor.settings.max_length,
-                    "truncation": predictor.settings.truncation, "head_tokens": predictor.settings.head_tokens,
-                    **({"stride": predictor.settings.window_stride()} if long_text == "window" else {})}
+        settings = predictor.settings
+        handling = SequenceClassificationTask().long_text(dataclasses.replace(
+            trained, max_length=settings.max_length, truncation=settings.truncation, head_tokens=settings.head_tokens,
+            text_pair_column=pair_column))  # what training's scoring records for the same settings
+        if settings.long_text == "window":
+            handling = {"long_text": "window", "max_length": settings.max_length, "stride": settings.window_stride(),
+                        "pooling": "mean of window probabilities"}
         columns = {"text_column": text_column, "text_pair_column": pair_column, "label_column": label_column}
     else:
         ner_recipe = Recipe(data=dataclasses.replace(trained, max_length=predictor.settings.max_length))
         metrics = score_ner(predictor, sample(ds, max_samples, seed), split, ner_recipe)
-        handling = {"long_text": "window", "max_length": predictor.settings.max_length,
-                    "stride": trained.stride}  # NER always windows long sentences, in training too
+        handling = TokenClassificationTask().long_text(ner_recipe.data)  # always windows, in training too
         columns = {"tokens_column": trained.tokens_column, "tags_column": trained.tags_column}
     task = metrics.pop("reports")
     metrics["long_text"] = handling

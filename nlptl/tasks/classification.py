@@ -162,6 +162,13 @@ class SequenceClassificationTask:
             input_line=f"text column: `{data.text_column}`",
         )
 
+    def long_text(self, data: DataConfig) -> dict[str, Any]:
+        """Truncated as trained (a pair: longest first); `nlptl predict/evaluate --long-text window` pool windows."""
+        if data.text_pair_column:
+            return {"long_text": "truncate", "max_length": data.max_length, "truncation": "longest_first"}
+        return {"long_text": "truncate", "max_length": data.max_length, "truncation": data.truncation,
+                "head_tokens": data.head_tokens}
+
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """All predictions one class, or accuracy at the majority-class rate."""
         matrix = metrics.get("confusion_matrix")

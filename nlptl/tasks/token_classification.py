@@ -200,6 +200,10 @@ class TokenClassificationTask:
             input_line=f"tokens column: `{data.tokens_column}`",
         )
 
+    def long_text(self, data: DataConfig) -> dict[str, Any]:
+        """Sentences longer than max_length are always windowed; each word is scored once."""
+        return {"long_text": "window", "max_length": data.max_length, "stride": data.stride}
+
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """No entity found: what predicting O for every word scores."""
         if metrics.get("f1", 1.0) > 0:

@@ -46,7 +46,8 @@ def test_reproduces_the_runs_test_scores_and_writes_every_report(run_dir, tiny_d
     assert scores["accuracy"] == trained["accuracy"] and scores["confusion_matrix"] == trained["confusion_matrix"]
     assert scores["roc_auc"] == pytest.approx(trained["roc_auc"], abs=1e-6)
     assert 0 <= scores["ece"] <= 1 and scores["ece"] == pytest.approx(trained["ece"], abs=1e-5)
-    assert scores["long_text"] == {"long_text": "truncate", "max_length": 32, "truncation": "head", "head_tokens": 128}
+    assert scores["long_text"] == trained["long_text"] == {"long_text": "truncate", "max_length": 32,
+                                                           "truncation": "head", "head_tokens": 128}
     written = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert set(written) == {"test", "evaluation"} and written["test"]["num_examples"] == 75
     assert {"accuracy", "f1", "roc_auc", "average_precision", "ece", "per_class", "confusion_matrix"} <= set(
