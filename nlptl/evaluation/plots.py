@@ -119,7 +119,8 @@ def plot_precision_recall(references: list[int], probabilities: list[list[float]
         precision, recall, _ = precision_recall_curve(truth, probs[:, c])
         name = labels[c] if len(labels) == 2 else f"{labels[c]} vs rest"
         line, = ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(truth, probs[:, c]):.3f})")
-        ax.axhline(truth.mean(), color=line.get_color(), linestyle=":", linewidth=0.8)
+        ax.axhline(truth.mean(), color=line.get_color(), linestyle=":", linewidth=0.8,
+                   label=f"{name}: chance (its share, {truth.mean():.2f})")
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="recall", ylabel="precision", title=title)
     ax.legend(fontsize=8, loc="lower left")
     save(fig, path)
