@@ -12,8 +12,8 @@ import torch
 
 from nlptl.data.batching import SortedBatches
 from nlptl.data.collate import PadCollator
+from nlptl.data.files.stream import open_source, read_chunks
 from nlptl.errors import NlptlError
-from nlptl.inference.readers import open_source, read_chunks
 
 
 @dataclass
