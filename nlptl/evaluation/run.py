@@ -32,6 +32,7 @@ import datasets
 from accelerate.utils import gather_object
 
 from nlptl import mirrors
+from nlptl.data.conll import conll_location
 from nlptl.data.files.load import check_texts, load_raw_splits
 from nlptl.data.files.origin import files_of, where
 from nlptl.data.files.problems import missing_column
@@ -183,7 +184,8 @@ def ner_labels(ds: datasets.Dataset, data: DataConfig, split: str, labels: list[
                  labels[t] if isinstance(t, int) and 0 <= t < len(labels) else str(t) for t in tags]
         for word, name in enumerate(names):
             if name not in to_id:
-                raise NlptlError(f"{where(ds, row, split)}: tag {tags[word]!r} (word {word + 1}, {words[word]!r}) is "
+                place = conll_location(ds[row], word) or where(ds, row, split)  # CoNLL text: file:line
+                raise NlptlError(f"{place}: tag {tags[word]!r} (word {word + 1}, {words[word]!r}) is "
                                  f"not a tag of the model ({labels}); fix the data")
         result.append([to_id[name] for name in iob2.iob1_to_iob2(names)])
     return result

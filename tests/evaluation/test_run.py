@@ -170,6 +170,9 @@ def test_ner_scores_entities_with_seqeval_as_training_does(ner_model, tmp_path):
     pd.DataFrame(rows).to_json(tmp_path / "bad.jsonl", orient="records", lines=True)
     with pytest.raises(NlptlError, match=r"bad\.jsonl: row 2: tag 'B-LOC' \(word 2, 'plot'\) is not a tag"):
         evaluate(ner_model, str(tmp_path / "bad.jsonl"), output_dir=tmp_path / "out2", progress=False)
+    (tmp_path / "test.conll").write_text("good B-PER\nfilm O\n\nthe O\nplot B-LOC\n")
+    with pytest.raises(NlptlError, match=r"test\.conll:5: tag 'B-LOC'"):
+        evaluate(ner_model, str(tmp_path / "test.conll"), output_dir=tmp_path / "out3", progress=False)
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str]:
