@@ -1,7 +1,7 @@
 """nlptl: transfer learning for NLP with pretrained BERT-family encoders.
 
-`train`, `main`, `Predictor`, `predict_file` and `push` are imported on first use, so light modules (recipes,
-augmentation) load without torch.
+`train`, `main`, `Predictor`, `predict_file`, `evaluate` and `push` are imported on first use, so light modules
+(recipes, augmentation) load without torch.
 """
 
 from typing import Any
@@ -19,7 +19,7 @@ from nlptl.recipe import (
 )
 
 __all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "MaskedLMConfig", "ModelConfig", "NlptlError",
-           "Predictor", "Recipe", "StrategyConfig", "TrainConfig", "main", "predict_file", "push", "train"]
+           "Predictor", "Recipe", "StrategyConfig", "TrainConfig", "evaluate", "main", "predict_file", "push", "train"]
 __version__ = "0.1.0"
 
 
@@ -32,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from nlptl import inference
 
         return getattr(inference, name)
+    if name == "evaluate":  # scoring a saved model (nlptl.evaluation.run); not the `evaluate` library
+        from nlptl.evaluation.run import evaluate
+
+        return evaluate
     if name == "push":
         from nlptl.hub.push import push
 

@@ -5,6 +5,7 @@
   nlptl init text_classification|ner [FILE]   write a commented recipe file to edit
   nlptl lr-find RECIPE [--FIELD VALUE ...]    LR range test on the recipe's data/model/strategy: lr_find.png
   nlptl predict MODEL INPUT --output OUTPUT   label every row of a file or data set split
+  nlptl evaluate RUN DATA [--split test]      score a trained model on labelled data: metrics, ROC/PR/calibration plots
   nlptl export RUN --format onnx --output DIR  ONNX graph (--quantize int8) + tokenizer + label map, parity check
   nlptl serve RUN [--port 8000]               HTTP endpoint: POST /predict, GET /health, /metrics, /docs
   nlptl push OUTPUT_DIR REPO_ID               upload a trained run with a model card to the Hugging Face Hub
@@ -70,6 +71,50 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--resume", action="store_true", help="continue an interrupted run")
     cmd.add_argument("--overwrite", action="store_true", help="replace an existing output (or unfinished run)")
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("evaluate", help="score a trained model on labelled data: metrics.json and plots",
+                              description="Labels are mapped by the model's own class names (config.json); texts "
+                                          "are cut as `nlptl predict` cuts them. Multi-process: accelerate launch "
+                                          "-m nlptl.cli evaluate ...")
+    cmd.add_argument("run_dir", metavar="RUN", help="output dir of `nlptl train` (or a mirror name / Hub id)")
+    cmd.add_argument("data", metavar="DATA", help="a file, a directory of split files, a save_to_disk folder, "
+                                                  "or a Hub data set name (or mirror)")
+    cmd.add_argument("--split", default="test", help="split to score (a single file is scored whatever its name)")
+    cmd.add_argument("--output-dir", help="folder to write (default: RUN/eval-DATA-SPLIT; never over an existing "
+                                          "one without --overwrite)")
+    cmd.add_argument("--text-column", help="default: the model's training column")
+    cmd.add_argument("--text-pair-column", help="second text of a pair (default: the model's training column)")
+    cmd.add_argument("--label-column", help="default: the model's training column")
+    cmd.add_argument("--config-name", help="configuration of a Hub data set")
+    cmd.add_argument("--batch-size", type=int, default=64)
+    cmd.add_argument("--max-samples", type=int, help="score this many rows, drawn as training's "
+                                                     "data.max_eval_samples draws them (seeded shuffle)")
+    cmd.add_argument("--seed", type=int, help="seed of --max-samples' shuffle (default: the run's seed)")
+    cmd.add_argument("--max-length", type=int, help="tokens per text (default: as trained)")
+    cmd.add_argument("--truncation", choices=["head", "tail", "head_tail"], help="default: as trained")
+    cmd.add_argument("--head-tokens", type=int, help="head_tail: tokens kept from the start (default as trained)")
+    cmd.add_argument("--long-text", choices=["truncate", "window"], default="truncate",
+                     help="window: score overlapping windows and average their probabilities (as predict)")
+    cmd.add_argument("--stride", type=int, help="window: tokens shared by neighbouring windows (max_length/4)")
+    cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                     help="default: as the run trained (fp32 unless it trained in bf16), so its scores reproduce")
+    cmd.add_argument("--overwrite", action="store_true", help="replace an existing --output-dir")
+    cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    from transformers.utils import logging as hf_logging
+
+    from nlptl.evaluation.run import evaluate
+
+    hf_logging.disable_progress_bar()
+    evaluate(args.run_dir, args.data, split=args.split, output_dir=args.output_dir, text_column=args.text_column,
+             label_column=args.label_column, text_pair_column=args.text_pair_column, config_name=args.config_name,
+             batch_size=args.batch_size, max_samples=args.max_samples, seed=args.seed, max_length=args.max_length,
+             truncation=args.truncation, head_tokens=args.head_tokens, long_text=args.long_text, stride=args.stride,
+             precision=args.precision, overwrite=args.overwrite, progress=not args.no_progress)
 
 
 def add_push_parser(commands: argparse._SubParsersAction) -> None:
@@ -299,6 +344,7 @@ def build_parser() -> FlagParser:
     init_cmd.add_argument("file", nargs="?", help="where to write it (default: my_classifier.py / my_ner.py)")
     commands.add_parser("lr-find", help="LR range test: loss vs learning rate, a suggested rate")
     add_predict_parser(commands)
+    add_evaluate_parser(commands)
     add_push_parser(commands)
     commands.add_parser("compare", help="transfer strategies x label budgets x seeds")
     commands.add_parser("tune", help="hyperparameter search with Optuna (resumable, pruned, parallel)")
@@ -317,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         args = build_parser().parse_args(argv)
         action = {"predict": run_predict, "push": run_push, "init": run_init, "ensemble": run_ensemble,
-                  "export": run_export, "serve": run_serve}[args.command]
+                  "export": run_export, "serve": run_serve, "evaluate": run_evaluate}[args.command]
         if args.command == "init":
             action(args)
         else:

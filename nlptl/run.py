@@ -20,6 +20,7 @@ from nlptl.allocator import keep_freed_memory
 from nlptl.augment.stage import AugmentStage
 from nlptl.data.pipeline import build_datasets
 from nlptl.errors import NlptlError
+from nlptl.evaluation.plots import plot_training_curves
 from nlptl.io import atomic_dir_contents, check_writable, os_reason, write_json, write_text
 from nlptl.models import load_config, load_tokenizer
 from nlptl.overrides import apply_overrides
@@ -129,6 +130,22 @@ def save_outputs(trainer: Trainer, tokenizer, recipe: Recipe, metrics: dict) -> 
         tokenizer.save_pretrained(staging)
         write_json(staging / "metrics.json", metrics)
         trainer.task.write_reports(metrics, staging)
+        history = read_history(output_dir / "history.jsonl")
+        if history:
+            plot_training_curves(history, trainer.metric_for_best, staging / "training_curves.png")
+
+
+def read_history(path: Path) -> list[dict]:
+    """history.jsonl's records (a line cut by a crash is left out)."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return [record for record in records if isinstance(record, dict) and "step" in record]
 
 
 def resolve_lr(recipe: Recipe, task, tokenizer, splits, accelerator: Accelerator,
@@ -191,7 +208,7 @@ def train(recipe: Recipe, on_evaluate: EvalCallback | None = None) -> dict:
     trainer.load_best_model()
     for split in ("validation", "test"):
         if split in splits:
-            metrics[split] = trainer.evaluate(split)
+            metrics[split] = {**trainer.evaluate(split), "long_text": task.long_text(recipe.data)}
     metrics["train"].update(learning_verdict(trainer, metrics))
     if accelerator.is_main_process:
         try:

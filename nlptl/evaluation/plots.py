@@ -8,7 +8,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
+from nlptl.evaluation.scores import CalibrationBin, calibration_bins, expected_calibration_error  # noqa: E402
 from nlptl.io import atomic_path  # noqa: E402
 
 
@@ -68,3 +70,107 @@ def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], s
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+
+
+def save(fig, path: Path) -> None:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+def curve_classes(labels: list[str]) -> list[int]:
+    """The classes drawn as one-vs-rest curves: the second (positive) class of two, else every class."""
+    return [1] if len(labels) == 2 else list(range(len(labels)))
+
+
+def plot_roc(references: list[int], probabilities: list[list[float]], labels: list[str], path: Path,
+             title: str) -> None:
+    """ROC curve (scikit-learn's points): of the positive class for two classes, one-vs-rest per class for more."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    refs, probs = np.asarray(references), np.asarray(probabilities, dtype=float)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for c in curve_classes(labels):
+        truth = (refs == c).astype(int)
+        if truth.min() == truth.max():
+            continue  # a class absent from the data has no curve
+        fpr, tpr, _ = roc_curve(truth, probs[:, c])
+        name = labels[c] if len(labels) == 2 else f"{labels[c]} vs rest"
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(truth, probs[:, c]):.3f})")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="tab:gray", label="chance")
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate", ylabel="true positive rate (recall)",
+           title=title)
+    ax.legend(fontsize=8, loc="lower right")
+    save(fig, path)
+
+
+def plot_precision_recall(references: list[int], probabilities: list[list[float]], labels: list[str], path: Path,
+                          title: str) -> None:
+    """Precision-recall curve per drawn class, with the class's share of the data as the chance level."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    refs, probs = np.asarray(references), np.asarray(probabilities, dtype=float)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for c in curve_classes(labels):
+        truth = (refs == c).astype(int)
+        if truth.min() == truth.max():
+            continue
+        precision, recall, _ = precision_recall_curve(truth, probs[:, c])
+        name = labels[c] if len(labels) == 2 else f"{labels[c]} vs rest"
+        line, = ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(truth, probs[:, c]):.3f})")
+        ax.axhline(truth.mean(), color=line.get_color(), linestyle=":", linewidth=0.8,
+                   label=f"{name}: chance (its share, {truth.mean():.2f})")
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="recall", ylabel="precision", title=title)
+    ax.legend(fontsize=8, loc="lower left")
+    save(fig, path)
+
+
+def plot_reliability(bins: list[CalibrationBin], ece: float, path: Path, title: str) -> None:
+    """Accuracy per confidence bin against the diagonal of perfect calibration, with how many predictions
+    each bin holds underneath (a gap over an almost empty bin means little)."""
+    fig, (ax, counts) = plt.subplots(2, 1, figsize=(5.5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    width = bins[0].high - bins[0].low
+    filled = [b for b in bins if b.count]
+    ax.bar([b.low for b in filled], [b.accuracy for b in filled], width=width, align="edge", color="tab:blue",
+           edgecolor="white", label="accuracy in bin")
+    ax.bar([b.low for b in filled], [b.confidence for b in filled], width=width, align="edge", fill=False,
+           edgecolor="tab:red", hatch="//", label="mean confidence in bin")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="tab:gray", label="perfect calibration")
+    ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy", title=f"{title}\nECE {ece:.4f}")
+    ax.legend(fontsize=8, loc="upper left")
+    counts.bar([b.low for b in bins], [b.count for b in bins], width=width, align="edge", color="tab:gray")
+    counts.set(xlabel="confidence (probability of the predicted class)", ylabel="predictions")
+    save(fig, path)
+
+
+def write_probability_plots(references: list[int], probabilities: list[list[float]], labels: list[str],
+                            output_dir: Path, context: str) -> list[Path]:
+    """roc_curve.png, precision_recall.png and reliability.png; `context` (split, examples) ends each title."""
+    refs, probs = np.asarray(references, dtype=int), np.asarray(probabilities, dtype=float)
+    paths = [output_dir / "roc_curve.png", output_dir / "precision_recall.png", output_dir / "reliability.png"]
+    plot_roc(references, probabilities, labels, paths[0], f"ROC ({context})")
+    plot_precision_recall(references, probabilities, labels, paths[1], f"Precision-recall ({context})")
+    plot_reliability(calibration_bins(refs, probs), expected_calibration_error(refs, probs), paths[2],
+                     f"Reliability ({context})")
+    return paths
+
+
+def plot_training_curves(history: list[dict], metric: str, path: Path) -> None:
+    """Train loss, the validation metric and the learning rate against the optimizer step (history.jsonl: one
+    record per evaluation)."""
+    steps = [record["step"] for record in history]
+    fig, axes = plt.subplots(3, 1, figsize=(6, 7), sharex=True)
+    axes[0].plot(steps, [record.get("loss") for record in history], marker="o", color="tab:blue")
+    axes[0].set_ylabel("train loss")
+    validation = [(record["step"], record["validation"].get(metric)) for record in history
+                  if isinstance(record.get("validation"), dict) and record["validation"].get(metric) is not None]
+    if validation:
+        axes[1].plot(*zip(*validation, strict=True), marker="o", color="tab:green")
+    else:
+        axes[1].text(0.5, 0.5, "no validation split", ha="center", va="center", transform=axes[1].transAxes)
+    axes[1].set_ylabel(f"validation {metric}")
+    axes[2].plot(steps, [record.get("lr") for record in history], marker="o", color="tab:orange")
+    axes[2].set(ylabel="learning rate", xlabel="optimizer step")
+    axes[0].set_title("Training curves (one point per evaluation)")
+    save(fig, path)

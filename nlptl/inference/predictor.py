@@ -128,6 +128,13 @@ class Predictor:
         if pairs is not None and len(pairs) != len(texts):
             raise NlptlError(f"{len(texts)} texts but {len(pairs)} second texts: give one second text per text")
 
+    def probabilities(self, texts: list[str], pairs: list[str] | None = None) -> torch.Tensor:
+        """Class probabilities of a sequence classifier, (texts, classes) fp32 in input order: each text cut as
+        `settings` say (truncated, or windows whose probabilities are averaged). `nlptl evaluate` scores these."""
+        encoded, owners = encode_texts(self.tokenizer, texts, self.settings, pairs)
+        return pool_windows(class_probabilities(self.model, self.tokenizer, encoded, self.batch_size), owners,
+                            len(texts))
+
     def columns(self, texts: list[str], all_scores: bool = False, pairs: list[str] | None = None) -> dict[str, list]:
         """Prediction columns for texts that are all usable: label and score (and one score per class),
         or `entities` (JSON) for a token-classification model. `pairs`: second texts of a pair model."""
@@ -139,9 +146,7 @@ class Predictor:
                                      max_length=self.settings.max_length, stride=trained.stride,
                                      strict=trained.ner_strict, decoding=trained.ner_decoding)
             return {"entities": [json.dumps(to_plain(s), ensure_ascii=False) for s in spans]}
-        encoded, owners = encode_texts(self.tokenizer, texts, self.settings, pairs)
-        probabilities = pool_windows(class_probabilities(self.model, self.tokenizer, encoded, self.batch_size),
-                                     owners, len(texts))
+        probabilities = self.probabilities(texts, pairs)
         scores, ids = probabilities.max(dim=-1)
         result: dict[str, list] = {"label": [self.labels[i] for i in ids.tolist()], "score": scores.tolist()}
         if all_scores:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import datasets
 import torch
@@ -89,6 +89,10 @@ class Task(Protocol):
 
     def card_text(self, repo_id: str, data: DataConfig) -> CardText:
         """The model card's task-specific text for a model trained with these data settings."""
+
+    def long_text(self, data: DataConfig) -> dict[str, Any]:
+        """How validation/test scoring fits texts longer than max_length (recorded with each split's metrics, so
+        a score says whether texts were truncated or windowed)."""
 
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """Signs in one split's metrics that the model predicts no better than a constant (one line each), for

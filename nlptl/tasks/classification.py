@@ -19,7 +19,9 @@ from nlptl.data.labels import encode_labels
 from nlptl.data.truncation import describe_truncation, encode_single
 from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
-from nlptl.evaluation.plots import plot_confusion_matrix
+from nlptl.evaluation.plots import plot_confusion_matrix, write_probability_plots
+from nlptl.evaluation.report import write_per_class
+from nlptl.evaluation.scores import probability_metrics
 from nlptl.first_token import last_layer_first_token_only
 from nlptl.models import load_labelled_model
 from nlptl.recipe import AugmentSettings, DataConfig, Recipe
@@ -65,6 +67,8 @@ class SequenceClassificationTask:
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
+        self.scored: dict[str, tuple[list[int], list[list[float]]]] = {}  # split -> the last (references,
+        # probabilities) scored, for the ROC/PR/reliability plots of write_reports
 
     def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
         splits, self.label_names = encode_labels(splits, recipe.data.label_column, recipe.data.label_names,
@@ -127,14 +131,19 @@ class SequenceClassificationTask:
         return int(labels.numel())
 
     def predict(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits.argmax(dim=-1)
+        """Class probabilities (fp32): the label is their argmax; AUC and calibration need them whole."""
+        return logits.float().softmax(dim=-1)
 
     def compute_metrics(self, predictions: list, references: list, split: str,
-                        dataset: datasets.Dataset) -> dict[str, Any]:
+                        dataset: datasets.Dataset | None) -> dict[str, Any]:
+        """`predictions`: one list of class probabilities per example."""
+        ids = [max(range(len(p)), key=p.__getitem__) for p in predictions]
         result = load_metric("classification").compute(
-            predictions=predictions, references=references, label_names=self.label_names
+            predictions=ids, references=references, label_names=self.label_names
         )
+        result.update(probability_metrics(references, predictions, self.label_names))
         result["num_examples"] = len(references)
+        self.scored[split] = (list(references), [list(p) for p in predictions])
         return result
 
     def metrics_from_loss(self, loss: float) -> dict[str, float]:
@@ -153,6 +162,13 @@ class SequenceClassificationTask:
             input_line=f"text column: `{data.text_column}`",
         )
 
+    def long_text(self, data: DataConfig) -> dict[str, Any]:
+        """Truncated as trained (a pair: longest first); `nlptl predict/evaluate --long-text window` pool windows."""
+        if data.text_pair_column:
+            return {"long_text": "truncate", "max_length": data.max_length, "truncation": "longest_first"}
+        return {"long_text": "truncate", "max_length": data.max_length, "truncation": data.truncation,
+                "head_tokens": data.head_tokens}
+
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """All predictions one class, or accuracy at the majority-class rate."""
         matrix = metrics.get("confusion_matrix")
@@ -164,10 +180,17 @@ class SequenceClassificationTask:
         return [sign for sign in signs if sign]
 
     def write_reports(self, metrics: dict[str, dict], output_dir: Path) -> list[Path]:
+        """Confusion matrix, per-class report and (from the probabilities last scored on the split) ROC,
+        precision-recall and reliability plots, of the test split (else validation)."""
         split = "test" if "test" in metrics else "validation"
         if split not in metrics:
             return []
+        scores = metrics[split]
+        context = f"{split}, {scores['num_examples']} examples"
         path = output_dir / "confusion_matrix.png"
-        plot_confusion_matrix(metrics[split]["confusion_matrix"], metrics[split]["labels"], path,
-                              title=f"Confusion matrix ({split}, {metrics[split]['num_examples']} examples)")
-        return [path]
+        plot_confusion_matrix(scores["confusion_matrix"], scores["labels"], path, title=f"Confusion matrix ({context})")
+        written = [path, *write_per_class(scores, output_dir, f"Per-class report ({context})")]
+        if split in self.scored:
+            references, probabilities = self.scored[split]
+            written += write_probability_plots(references, probabilities, scores["labels"], output_dir, context)
+        return written

@@ -210,6 +210,10 @@ class MaskedLMTask:
             input_line=f"text column: `{data.text_column}`",
         )
 
+    def long_text(self, data: DataConfig) -> dict[str, Any]:
+        return {"long_text": "truncate", "max_length": data.max_length, "truncation": data.truncation,
+                "head_tokens": data.head_tokens}
+
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """No constant-predictor rate to compare with here: the training-loss sign alone applies."""
         return []

@@ -25,6 +25,7 @@ from nlptl.data.tags import LABELS_COLUMN, encode_tags
 from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_entity_f1
+from nlptl.evaluation.report import write_per_class
 from nlptl.models import load_labelled_model
 from nlptl.recipe import AugmentSettings, DataConfig, Recipe
 from nlptl.tasks.base import CardText
@@ -199,6 +200,10 @@ class TokenClassificationTask:
             input_line=f"tokens column: `{data.tokens_column}`",
         )
 
+    def long_text(self, data: DataConfig) -> dict[str, Any]:
+        """Sentences longer than max_length are always windowed; each word is scored once."""
+        return {"long_text": "window", "max_length": data.max_length, "stride": data.stride}
+
     def not_learned(self, metrics: dict, split: str) -> list[str]:
         """No entity found: what predicting O for every word scores."""
         if metrics.get("f1", 1.0) > 0:
@@ -214,4 +219,5 @@ class TokenClassificationTask:
         plot_entity_f1(scores["per_type"], path,
                        title=f"Entity F1 by type ({split}, {scores['num_examples']} sentences, "
                              f"micro F1 {scores['f1']:.3f})")
-        return [path]
+        return [path, *write_per_class(scores, output_dir, f"Per-entity-type report ({split}, "
+                                                           f"{scores['num_examples']} sentences)")]

@@ -225,7 +225,7 @@ class Trainer:
                 logits = self.model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}).logits
                 predictions, labels = self.task.predict(logits), batch["labels"]
                 losses = self.example_losses(logits, labels)
-                if predictions.dim() > 1:  # token tasks: widths differ between processes
+                if labels.dim() > 1:  # token tasks: widths differ between processes
                     predictions = acc.pad_across_processes(predictions, dim=1, pad_index=-100)
                     labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
                 gathered = acc.gather_for_metrics((batch["example_id"], predictions, labels, losses))

@@ -91,7 +91,7 @@ def test_export_errors_are_one_line_and_write_nothing(run_dir, onnx_dir, tmp_pat
         Predictor(onnx_dir, backend="tf")
     with pytest.raises(SystemExit) as stop:
         cli_main(["export", str(run_dir), "--output", str(tmp_path / "x"), "--parity-data", str(tmp_path / "no.csv")])
-    assert stop.value.code == 2 and "not found" in capsys.readouterr().err
+    assert stop.value.code == 2 and "no such file" in capsys.readouterr().err
     assert not [p for p in tmp_path.iterdir() if p.name != "no.csv"]  # nothing half-written
 
 

@@ -31,7 +31,8 @@ SECRET = "hf_nlptlTestSecret0123456789abcdefXYZ"
 USER = "tester"
 REPO_PATH = re.compile(r"^/api/models/([^/]+/[^/]+)(?:/(preupload|commit|branch|revision)/(.+))?$")
 EXPECTED_FILES = {"README.md", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                  "recipe.yaml", "metrics.json", "history.jsonl", "confusion_matrix.png"}
+                  "recipe.yaml", "metrics.json", "history.jsonl", "confusion_matrix.png", "roc_curve.png",
+                  "precision_recall.png", "reliability.png", "training_curves.png", "per_class.json"}
 
 
 class FakeHub:
