@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from conftest import synthetic_reviews
 from predict_helpers import trained_tiny_run
 
 from nlptl.inference.files import predict_file
+
+pytestmark = pytest.mark.slow  # two processes under accelerate launch
 
 
 def test_two_processes_write_the_same_output_as_one(tmp_path_factory, tiny_model_dir, tiny_data_dir, tmp_path):

@@ -19,6 +19,8 @@ from safetensors.torch import load_file
 import nlptl
 from nlptl.recipe import recipe_to_yaml
 
+pytestmark = pytest.mark.slow  # two processes under accelerate launch
+
 
 def files_of(run: Path) -> set[str]:
     return {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}

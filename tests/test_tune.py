@@ -133,6 +133,7 @@ def resumed_study(tiny_model_dir, tiny_data_dir, tmp_path_factory):
             "base": base}
 
 
+@pytest.mark.slow  # `nlptl tune` worker processes
 def test_killed_study_resumes_without_losing_or_redoing_a_trial(resumed_study):
     root, before, ran = resumed_study["root"], resumed_study["before"], resumed_study["ran"]
     assert before == {0: ("COMPLETE", before[0][1]), 1: ("RUNNING", None)}
@@ -145,6 +146,7 @@ def test_killed_study_resumes_without_losing_or_redoing_a_trial(resumed_study):
     assert not list(root.glob("trials/*/checkpoints/*"))
 
 
+@pytest.mark.slow  # `nlptl tune` worker processes
 def test_study_outputs(resumed_study):
     root, summary = resumed_study["root"], resumed_study["summary"]
     rows = list(csv.DictReader((root / "trials.csv").open()))
@@ -163,6 +165,7 @@ def test_study_outputs(resumed_study):
     assert f"validation accuracy **{summary['best_value']:.4f}**" in report and "1 fail" in report
 
 
+@pytest.mark.slow  # `nlptl tune` worker processes
 def test_ensemble_predicts_the_mean_of_its_members(resumed_study, tmp_path, capsys):
     root = resumed_study["root"]
     members = json.loads((root / "ensemble" / "ensemble.json").read_text())["sources"]
@@ -227,6 +230,7 @@ def study_of_url(url: str) -> optuna.Study:
     return optuna.load_study(study_name="tiny", storage=url)
 
 
+@pytest.mark.slow  # `nlptl tune` worker processes
 def test_two_workers_share_one_study(tiny_model_dir, tiny_data_dir, tmp_path):
     root = tmp_path / "tune"
     path = recipe_file(quick_recipe(tiny_model_dir, tiny_data_dir, max_steps=2), tmp_path)

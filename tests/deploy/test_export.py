@@ -24,6 +24,8 @@ from nlptl.export.onnx import export_onnx  # noqa: E402
 from nlptl.inference.files import predict_file  # noqa: E402
 from nlptl.inference.predictor import Predictor  # noqa: E402
 
+pytestmark = pytest.mark.slow  # torch.onnx (dynamo) exports: ~70 s
+
 TEXTS = ["the film was good", "boring and dull plot", "a superb story", "ugly acting .", "it was fine " * 20]
 
 

@@ -8,10 +8,13 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from predict_helpers import trained_tiny_run
 
 from nlptl.evaluation.run import evaluate
+
+pytestmark = pytest.mark.slow  # two processes under accelerate launch
 
 
 def test_two_processes_score_every_example_once(tmp_path_factory, tiny_model_dir, tiny_data_dir, tmp_path):
