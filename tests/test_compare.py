@@ -34,6 +34,7 @@ def test_grid_arguments():
     assert str(Cell(lora, 8, 1).output_dir(Path("g"))) == "g/lora_train.lr=5e-4_strategy.lora_r=4/n8/seed1"
 
 
+@pytest.mark.slow  # eight training cells
 def test_compare_writes_the_reports_and_skips_finished_cells(tiny_model_dir, tiny_data_dir, tmp_path, capsys):
     base = tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "unused", max_steps=1, keep_checkpoints=1)
     base.data.max_eval_samples = 16

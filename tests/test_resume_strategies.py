@@ -19,6 +19,7 @@ SETTINGS = {
 }
 
 
+@pytest.mark.slow  # one run and one resumed run per strategy: ~1 minute (test_trainer keeps the plain resume)
 @pytest.mark.parametrize("arm", SETTINGS)
 def test_resuming_mid_epoch_ends_with_the_same_weights(arm, tiny_model_dir, tiny_data_dir, tmp_path):
     teacher = tmp_path / "teacher"
