@@ -40,6 +40,7 @@ from common import SHARED_DATA, minilm_path
 
 REPO = Path(__file__).resolve().parents[1]
 PHASES = ("step", "eval", "checkpoint")
+EVAL_EVERY = 2  # steps between evaluations (and checkpoints) of the chaos runs
 TRAINING_BAR = re.compile(r"training:[^|\r\n]*\|[^|\r\n]*\|\s*(\d+)/\d+")
 
 
@@ -59,7 +60,7 @@ def write_recipe(work: Path, train_samples: int) -> Path:
                  "label_names": ["negative", "positive"], "max_length": 32, "max_train_samples": train_samples,
                  "max_eval_samples": 32, "cache_dir": str(work / "cache")},
         "train": {"epochs": 1, "batch_size": 16, "eval_batch_size": 32, "lr": 1e-4, "mixed_precision": "no",
-                  "eval_every": 2, "keep_checkpoints": 2, "log_with": [], "log_every": 1},
+                  "eval_every": EVAL_EVERY, "keep_checkpoints": 2, "log_with": [], "log_every": 1},
     }
     path = work / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
@@ -161,14 +162,23 @@ def torch_load(path: Path):
 def train_moment(watch: Watch, out: Path, phase: str, rng: random.Random, total_steps: int):
     """A `ready` function for kill_when, and the delay after it, for the phase wanted."""
     checkpoints = out / "checkpoints"
-    if phase == "checkpoint":
+    evaluations = total_steps // EVAL_EVERY - 1  # the last one ends the run; a kill there tests the final save
+    if phase == "checkpoint":  # the write of the k-th checkpoint: from the 2nd on, a previous good one exists
+        step = EVAL_EVERY * rng.randint(1, evaluations)
+
         def ready():
-            staging = list(checkpoints.glob(".partial-*")) if checkpoints.is_dir() else []
+            staging = [p for p in checkpoints.glob(".partial-*") if int(p.name.split("-")[-1]) >= step] \
+                if checkpoints.is_dir() else []
             return f"checkpoint write ({staging[0].name})" if staging else None
         return ready, rng.uniform(0.0, 0.25)
-    if phase == "eval":
+    if phase == "eval":  # the k-th evaluation
+        nth = rng.randint(1, evaluations)
+        mark: list[int] = []  # where stderr stood when step nth * EVAL_EVERY was done
+
         def ready():
-            return "evaluation" if "evaluating validation" in watch.stderr() else None
+            if not mark and watch.steps_done() >= nth * EVAL_EVERY:
+                mark.append(len(watch.stderr()))
+            return f"evaluation {nth}" if mark and "evaluating validation" in watch.stderr()[mark[0]:] else None
         return ready, rng.uniform(0.0, 0.4)
     target = rng.randint(1, total_steps - 1)
 

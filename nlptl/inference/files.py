@@ -95,6 +95,9 @@ def predict_file(model: str | Path | Predictor, input_path: str, output: str | P
     output = Path(output)
     output_format(output)
     check_policy(bad_rows)
+    if output.exists() and not overwrite and resume and not WorkDir(output).path.exists():
+        raise NlptlError(f"{output} is complete (its run finished; nothing to resume): use it, or predict it again "
+                         "with --overwrite")
     if output.exists() and not overwrite:
         raise NlptlError(f"{output} already exists; choose another --output or replace it with --overwrite")
     check_writable(output.parent, "--output folder", "choose another --output")

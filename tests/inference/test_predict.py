@@ -229,6 +229,8 @@ def test_existing_columns_and_outputs_are_never_overwritten_silently(run_dir, ta
     assert result.column("label").to_pylist() == table["gold"].tolist()
     with pytest.raises(NlptlError, match="already exists"):
         predict_file(run_dir, str(src), tmp_path / "out.parquet", prefix="pred_", progress=False)
+    with pytest.raises(NlptlError, match=r"out.parquet is complete \(its run finished; nothing to resume\)"):
+        predict_file(run_dir, str(src), tmp_path / "out.parquet", prefix="pred_", resume=True, progress=False)
     predict_file(run_dir, str(src), tmp_path / "out.parquet", prefix="p_", overwrite=True, progress=False)
     assert "p_label" in pq.read_schema(tmp_path / "out.parquet").names
 
