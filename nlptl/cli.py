@@ -134,10 +134,15 @@ def add_ensemble_parser(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("ensemble", help="combine fine-tuned runs with the same labels into one model folder",
                               description="The folder predicts like a model dir: nlptl predict DIR INPUT -o OUT.")
     cmd.add_argument("runs", nargs="+", metavar="RUN", help="output dirs of `nlptl train` (same labels, tokenizer)")
-    cmd.add_argument("--output", "-o", required=True, help="the ensemble folder to write")
+    add_output_folder(cmd, "the ensemble folder to write")
     cmd.add_argument("--weights", help="one positive weight per run, e.g. 2,1,1 (default: equal)")
     cmd.add_argument("--combine", choices=["probabilities", "logits"], default="probabilities",
                      help="average the class probabilities (default) or the logits")
+
+
+def add_output_folder(cmd: argparse.ArgumentParser, what: str) -> None:
+    """--output DIR and --overwrite, as every command that writes one folder takes them."""
+    cmd.add_argument("--output", "-o", required=True, help=what)
     cmd.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
 
 
@@ -148,12 +153,11 @@ def add_export_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("run_dir", metavar="RUN", help="output dir of `nlptl train`")
     cmd.add_argument("--format", default="onnx", choices=["onnx"], help="deployment format")
     cmd.add_argument("--quantize", choices=["int8"], help="int8: dynamic int8 weights (ONNX Runtime quantizer)")
-    cmd.add_argument("--output", "-o", required=True, help="folder to write (must not exist, or --overwrite)")
+    add_output_folder(cmd, "folder to write (must not exist, or --overwrite)")
     cmd.add_argument("--parity-samples", type=int, default=200, help="held-out texts to compare (0: skip)")
     cmd.add_argument("--parity-data", help="file/dir/Hub data set with the texts (default: the run's test split)")
     cmd.add_argument("--parity-split", help="split of --parity-data or of the run's data (default: test)")
     cmd.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
-    cmd.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
 
 
 def add_serve_parser(commands: argparse._SubParsersAction) -> None:

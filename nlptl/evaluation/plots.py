@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
@@ -84,20 +85,25 @@ def curve_classes(labels: list[str]) -> list[int]:
     return [1] if len(labels) == 2 else list(range(len(labels)))
 
 
+def one_vs_rest(references: list[int], probabilities: list[list[float]],
+                labels: list[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(curve name, 0/1 truth, scores) of each drawn class; a class absent from the data has no curve."""
+    refs, probs = np.asarray(references), np.asarray(probabilities, dtype=float)
+    for c in curve_classes(labels):
+        truth = (refs == c).astype(int)
+        if truth.min() != truth.max():
+            yield (labels[c] if len(labels) == 2 else f"{labels[c]} vs rest"), truth, probs[:, c]
+
+
 def plot_roc(references: list[int], probabilities: list[list[float]], labels: list[str], path: Path,
              title: str) -> None:
     """ROC curve (scikit-learn's points): of the positive class for two classes, one-vs-rest per class for more."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    refs, probs = np.asarray(references), np.asarray(probabilities, dtype=float)
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    for c in curve_classes(labels):
-        truth = (refs == c).astype(int)
-        if truth.min() == truth.max():
-            continue  # a class absent from the data has no curve
-        fpr, tpr, _ = roc_curve(truth, probs[:, c])
-        name = labels[c] if len(labels) == 2 else f"{labels[c]} vs rest"
-        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(truth, probs[:, c]):.3f})")
+    for name, truth, scores in one_vs_rest(references, probabilities, labels):
+        fpr, tpr, _ = roc_curve(truth, scores)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(truth, scores):.3f})")
     ax.plot([0, 1], [0, 1], linestyle=":", color="tab:gray", label="chance")
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate", ylabel="true positive rate (recall)",
            title=title)
@@ -110,15 +116,10 @@ def plot_precision_recall(references: list[int], probabilities: list[list[float]
     """Precision-recall curve per drawn class, with the class's share of the data as the chance level."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    refs, probs = np.asarray(references), np.asarray(probabilities, dtype=float)
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    for c in curve_classes(labels):
-        truth = (refs == c).astype(int)
-        if truth.min() == truth.max():
-            continue
-        precision, recall, _ = precision_recall_curve(truth, probs[:, c])
-        name = labels[c] if len(labels) == 2 else f"{labels[c]} vs rest"
-        line, = ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(truth, probs[:, c]):.3f})")
+    for name, truth, scores in one_vs_rest(references, probabilities, labels):
+        precision, recall, _ = precision_recall_curve(truth, scores)
+        line, = ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(truth, scores):.3f})")
         ax.axhline(truth.mean(), color=line.get_color(), linestyle=":", linewidth=0.8,
                    label=f"{name}: chance (its share, {truth.mean():.2f})")
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="recall", ylabel="precision", title=title)
