@@ -54,12 +54,7 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--batch-size", type=int, default=32)
     cmd.add_argument("--chunk-size", type=int, default=4096,
                      help="rows read, length-sorted and saved together (the unit of --resume)")
-    cmd.add_argument("--max-length", type=int, help="tokens per text (default: as trained, else the model's limit)")
-    cmd.add_argument("--truncation", choices=["head", "tail", "head_tail"], help="default: as trained, else head")
-    cmd.add_argument("--head-tokens", type=int, help="head_tail: tokens kept from the start (default as trained)")
-    cmd.add_argument("--long-text", choices=["truncate", "window"], default="truncate",
-                     help="window: score overlapping windows and average their probabilities")
-    cmd.add_argument("--stride", type=int, help="window: tokens shared by neighbouring windows (max_length/4)")
+    add_text_fitting(cmd)
     cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                      help="auto: bf16 where the hardware supports it; fp32: exact")
     cmd.add_argument("--backend", choices=["torch", "onnx"], default="torch",
@@ -71,6 +66,19 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--resume", action="store_true", help="continue an interrupted run")
     cmd.add_argument("--overwrite", action="store_true", help="replace an existing output (or unfinished run)")
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_text_fitting(cmd: argparse.ArgumentParser) -> None:
+    """How texts longer than the model takes are cut: predict and evaluate cut them the same way."""
+    cmd.add_argument("--max-length", type=int, help="tokens per text (default: as trained, else the model's limit)")
+    cmd.add_argument("--truncation", choices=["head", "tail", "head_tail"], help="default: as trained, else head")
+    cmd.add_argument("--head-tokens", type=int, help="head_tail: tokens kept from the start (default as trained)")
+    cmd.add_argument("--long-text", choices=["truncate", "window"],
+                     help="window: score overlapping windows and pool their logits (default: as trained, else "
+                          "truncate)")
+    cmd.add_argument("--window-pooling", choices=["mean", "max"], help="window: pool the windows' logits by their "
+                                                                      "mean or max (default: as trained, else mean)")
+    cmd.add_argument("--stride", type=int, help="window: tokens shared by neighbouring windows (max_length/4)")
 
 
 def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
@@ -92,12 +100,7 @@ def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--max-samples", type=int, help="score this many rows, drawn as training's "
                                                      "data.max_eval_samples draws them (seeded shuffle)")
     cmd.add_argument("--seed", type=int, help="seed of --max-samples' shuffle (default: the run's seed)")
-    cmd.add_argument("--max-length", type=int, help="tokens per text (default: as trained)")
-    cmd.add_argument("--truncation", choices=["head", "tail", "head_tail"], help="default: as trained")
-    cmd.add_argument("--head-tokens", type=int, help="head_tail: tokens kept from the start (default as trained)")
-    cmd.add_argument("--long-text", choices=["truncate", "window"], default="truncate",
-                     help="window: score overlapping windows and average their probabilities (as predict)")
-    cmd.add_argument("--stride", type=int, help="window: tokens shared by neighbouring windows (max_length/4)")
+    add_text_fitting(cmd)
     cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                      help="default: as the run trained (fp32 unless it trained in bf16), so its scores reproduce")
     cmd.add_argument("--overwrite", action="store_true", help="replace an existing --output-dir")
@@ -114,6 +117,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
              label_column=args.label_column, text_pair_column=args.text_pair_column, config_name=args.config_name,
              batch_size=args.batch_size, max_samples=args.max_samples, seed=args.seed, max_length=args.max_length,
              truncation=args.truncation, head_tokens=args.head_tokens, long_text=args.long_text, stride=args.stride,
+             window_pooling=args.window_pooling,
              precision=args.precision, overwrite=args.overwrite, progress=not args.no_progress)
 
 
@@ -204,7 +208,8 @@ def run_predict(args: argparse.Namespace) -> None:
         config_name=args.config_name, batch_size=args.batch_size, chunk_size=args.chunk_size,
         all_scores=args.all_scores, bad_rows=args.bad_rows, resume=args.resume, overwrite=args.overwrite,
         precision=args.precision, max_length=args.max_length, truncation=args.truncation,
-        head_tokens=args.head_tokens, long_text=args.long_text, stride=args.stride, prefix=args.prefix,
+        head_tokens=args.head_tokens, long_text=args.long_text, stride=args.stride, window_pooling=args.window_pooling,
+        prefix=args.prefix,
         column_names=args.column_names, progress=not args.no_progress, backend=args.backend)
 
 

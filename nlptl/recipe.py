@@ -52,6 +52,8 @@ class DataConfig:
     max_length: int = 256  # tokens per row; token tasks cut longer sentences into overlapping windows
     truncation: str = "head"  # head | tail | head_tail (Sun et al. 2019: keep the start and the end)
     head_tokens: int = 128  # head_tail: tokens kept from the start; the rest of max_length from the end
+    long_text: str = "truncate"  # validation/test/predict: truncate (as data.truncation says) | window (pool windows)
+    window_pooling: str = "mean"  # long_text window: mean | max of the windows' logits
     max_train_samples: int | None = None  # taken after a seeded shuffle
     max_eval_samples: int | None = None  # applies to validation and test
     cache_dir: str | None = None  # datasets cache (tokenized splits are cached there)
@@ -60,7 +62,7 @@ class DataConfig:
     tokens_column: str = "tokens"  # one list of words per sentence
     tags_column: str = "ner_tags"  # one tag per word: ids (names from the ClassLabel or label_names) or strings
     label_all_subtokens: bool = False  # also label continuation sub-tokens (I-X); default: first sub-token only
-    stride: int | None = None  # overlap (tokens) between windows of a sentence longer than max_length; None: auto
+    stride: int | None = None  # overlap (tokens) of neighbouring windows (NER, long_text window); None: auto
     ner_strict: bool = False  # score only well-formed IOB2 entities (seqeval mode="strict"); default: conlleval-like
     ner_decoding: str = "constrained"  # constrained: best valid IOB2 sequence (Viterbi); argmax: each word alone
 

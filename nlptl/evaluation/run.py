@@ -214,9 +214,9 @@ def evaluate(run: str | Path, data: str, *, split: str = "test", output_dir: str
              text_column: str | None = None, label_column: str | None = None, text_pair_column: str | None = None,
              config_name: str | None = None, batch_size: int = 64, max_samples: int | None = None,
              seed: int | None = None, max_length: int | None = None, truncation: str | None = None,
-             head_tokens: int | None = None, long_text: str = "truncate", stride: int | None = None,
-             precision: str | None = None, overwrite: bool = False, progress: bool = True,
-             recipe_mirrors: dict[str, str] | None = None) -> dict[str, Any]:
+             head_tokens: int | None = None, long_text: str | None = None, stride: int | None = None,
+             window_pooling: str | None = None, precision: str | None = None, overwrite: bool = False,
+             progress: bool = True, recipe_mirrors: dict[str, str] | None = None) -> dict[str, Any]:
     """Score the model in `run` on `split` of `data` and write the reports; returns metrics.json's content.
 
     `precision`: None runs in the precision the run trained in (fp32 unless it trained in bf16), so a run's
@@ -228,7 +228,7 @@ def evaluate(run: str | Path, data: str, *, split: str = "test", output_dir: str
     state = partial_state()
     check_output_dir(out, overwrite)  # every process: none may go on to wait for one that stopped
     predictor = Predictor(run_dir, batch_size=batch_size, max_length=max_length, truncation=truncation,
-                          head_tokens=head_tokens, long_text=long_text, stride=stride,
+                          head_tokens=head_tokens, long_text=long_text, stride=stride, window_pooling=window_pooling,
                           precision=precision or trained_precision(run_dir), recipe_mirrors=recipe_mirrors)
     trained = recipe.data if recipe else DataConfig()
     text_column = text_column or predictor.default_text_column
@@ -253,10 +253,8 @@ def evaluate(run: str | Path, data: str, *, split: str = "test", output_dir: str
         settings = predictor.settings
         handling = SequenceClassificationTask().long_text(dataclasses.replace(
             trained, max_length=settings.max_length, truncation=settings.truncation, head_tokens=settings.head_tokens,
+            long_text=settings.long_text, stride=settings.stride, window_pooling=settings.pooling,
             text_pair_column=pair_column))  # what training's scoring records for the same settings
-        if settings.long_text == "window":
-            handling = {"long_text": "window", "max_length": settings.max_length, "stride": settings.window_stride(),
-                        "pooling": "mean of window probabilities"}
         columns = {"text_column": text_column, "text_pair_column": pair_column, "label_column": label_column}
     else:
         ner_recipe = Recipe(data=dataclasses.replace(trained, max_length=predictor.settings.max_length))

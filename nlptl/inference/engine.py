@@ -1,8 +1,8 @@
 """Texts -> model inputs -> model outputs, as fast as the hardware allows; one engine for every kind of head.
 
 Texts are encoded in one fast-tokenizer call per chunk. Texts longer than `max_length` are either truncated
-(head, tail or head_tail, as in training) or cut into overlapping windows (`long_text="window"`) whose class
-probabilities are averaged afterwards, so no part of a long review is ignored.
+(head, tail or head_tail, as in training) or cut into overlapping windows (`long_text="window"`) whose logits are
+pooled afterwards (`nlptl.data.windows`, shared with training's scoring), so no part of a long review is ignored.
 
 Rows are run longest first in batches padded to their own longest row (one sort per chunk, so padding waste
 is small), under `torch.inference_mode`; each batch's outputs come back with the rows they belong to, so the
@@ -21,9 +21,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from nlptl.data.batching import SortedBatches
 from nlptl.data.collate import MODEL_INPUTS, PadCollator
 from nlptl.data.truncation import STRATEGIES, encode_single, special_token_frame
+from nlptl.data.windows import LONG_TEXT, check_window_settings, default_stride, encode_windows
 from nlptl.errors import NlptlError
-
-LONG_TEXT = ("truncate", "window")
 
 
 @dataclass(frozen=True)
@@ -33,11 +32,13 @@ class EncodeSettings:
     head_tokens: int = 128  # head_tail: tokens kept from the start
     long_text: str = "truncate"  # truncate | window
     stride: int | None = None  # window: tokens shared by neighbouring windows; None: a quarter of max_length
+    pooling: str = "mean"  # window: mean | max of the windows' logits
 
     def check(self, tokenizer: PreTrainedTokenizerBase) -> None:
         """Fail before reading any input when a setting cannot work with this tokenizer."""
         if self.long_text not in LONG_TEXT:
             raise NlptlError(f"--long-text {self.long_text!r}: choose one of {', '.join(LONG_TEXT)}")
+        check_window_settings(self.long_text, self.pooling)
         if self.truncation not in STRATEGIES:
             raise NlptlError(f"--truncation {self.truncation!r}: choose one of {', '.join(STRATEGIES)}")
         prefix, suffix = special_token_frame(tokenizer)
@@ -49,7 +50,7 @@ class EncodeSettings:
                              f"(max_length {self.max_length} minus special tokens)")
 
     def window_stride(self) -> int:
-        return self.max_length // 4 if self.stride is None else self.stride
+        return default_stride(self.max_length, self.stride)
 
 
 def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str], settings: EncodeSettings,
@@ -62,10 +63,7 @@ def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str], settings:
         both = tokenizer(texts, pairs, truncation="longest_first", max_length=settings.max_length)
         return {key: both[key] for key in tokenizer.model_input_names if key in both}, list(range(len(texts)))
     if settings.long_text == "window":
-        encoded = tokenizer(texts, truncation=True, max_length=settings.max_length,
-                            stride=settings.window_stride(), return_overflowing_tokens=True)
-        owners = list(encoded["overflow_to_sample_mapping"])
-        return {key: encoded[key] for key in tokenizer.model_input_names if key in encoded}, owners
+        return encode_windows(tokenizer, texts, settings.max_length, settings.window_stride())
     encoded = encode_single(tokenizer, texts, settings.max_length, settings.truncation, settings.head_tokens)
     return encoded, list(range(len(texts)))
 
@@ -98,13 +96,3 @@ def class_probabilities(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBa
                                                           model_inputs=tuple(encoded)):
         probabilities[batch_rows] = batch_probabilities
     return probabilities
-
-
-def pool_windows(probabilities: torch.Tensor, owners: list[int], texts: int) -> torch.Tensor:
-    """Mean class probabilities of each text's windows (a text with one window keeps its own)."""
-    if len(owners) == texts and owners == list(range(texts)):
-        return probabilities
-    index = torch.tensor(owners, dtype=torch.long)
-    sums = torch.zeros(texts, probabilities.shape[1]).index_add_(0, index, probabilities)
-    counts = torch.zeros(texts).index_add_(0, index, torch.ones(len(owners)))
-    return sums / counts.clamp(min=1).unsqueeze(1)

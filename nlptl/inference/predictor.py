@@ -21,11 +21,12 @@ from transformers import PretrainedConfig
 
 from nlptl import mirrors
 from nlptl.allocator import keep_freed_memory
+from nlptl.data.windows import pool_windows
 from nlptl.ensemble.model import is_ensemble, load_ensemble
 from nlptl.errors import NlptlError
 from nlptl.first_token import last_layer_first_token_only
 from nlptl.inference.badrows import check_policy, screen
-from nlptl.inference.engine import EncodeSettings, class_probabilities, encode_texts, pool_windows
+from nlptl.inference.engine import EncodeSettings, class_probabilities, encode_texts
 from nlptl.inference.ner import predict_entities
 from nlptl.inference.onnx_backend import ONNX_FILE, OnnxModel, check_backend
 from nlptl.inference.trained import default_max_length, saved_recipe
@@ -58,9 +59,10 @@ class Predictor:
     """Labels texts with a fine-tuned checkpoint (a local dir, a mirror, or a Hub id)."""
 
     def __init__(self, model: str | Path, *, batch_size: int = 32, max_length: int | None = None,
-                 truncation: str | None = None, head_tokens: int | None = None, long_text: str = "truncate",
-                 stride: int | None = None, precision: str = "auto", device: str | torch.device | None = None,
-                 recipe_mirrors: dict[str, str] | None = None, backend: str = "torch") -> None:
+                 truncation: str | None = None, head_tokens: int | None = None, long_text: str | None = None,
+                 stride: int | None = None, window_pooling: str | None = None, precision: str = "auto",
+                 device: str | torch.device | None = None, recipe_mirrors: dict[str, str] | None = None,
+                 backend: str = "torch") -> None:
         if batch_size < 1:
             raise NlptlError(f"--batch-size {batch_size}: must be at least 1")
         self.name = str(model)
@@ -80,7 +82,8 @@ class Predictor:
             or default_max_length(self.tokenizer, config),
             truncation=truncation or trained.truncation,
             head_tokens=head_tokens if head_tokens is not None else trained.head_tokens,
-            long_text=long_text, stride=stride,
+            long_text=long_text or trained.long_text, stride=stride if stride is not None else trained.stride,
+            pooling=window_pooling or trained.window_pooling,
         )
         self.settings.check(self.tokenizer)
         self.batch_size = batch_size
@@ -130,10 +133,10 @@ class Predictor:
 
     def probabilities(self, texts: list[str], pairs: list[str] | None = None) -> torch.Tensor:
         """Class probabilities of a sequence classifier, (texts, classes) fp32 in input order: each text cut as
-        `settings` say (truncated, or windows whose probabilities are averaged). `nlptl evaluate` scores these."""
+        `settings` say (truncated, or windows whose logits are pooled). `nlptl evaluate` scores these."""
         encoded, owners = encode_texts(self.tokenizer, texts, self.settings, pairs)
         return pool_windows(class_probabilities(self.model, self.tokenizer, encoded, self.batch_size), owners,
-                            len(texts))
+                            len(texts), self.settings.pooling)
 
     def columns(self, texts: list[str], all_scores: bool = False, pairs: list[str] | None = None) -> dict[str, list]:
         """Prediction columns for texts that are all usable: label and score (and one score per class),

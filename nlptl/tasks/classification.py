@@ -17,6 +17,14 @@ from nlptl.data.collate import PadCollator
 from nlptl.data.columns import to_columns, to_rows
 from nlptl.data.labels import encode_labels
 from nlptl.data.truncation import describe_truncation, encode_single
+from nlptl.data.windows import (
+    TEXT_ID_COLUMN,
+    check_window_settings,
+    default_stride,
+    encode_windows,
+    number_rows,
+    pool_windows,
+)
 from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_confusion_matrix, write_probability_plots
@@ -41,6 +49,17 @@ def encode_batch(batch: dict[str, list], indices: list[int], tokenizer: PreTrain
         encoded = encode_single(tokenizer, texts, max_length, truncation, head_tokens)
     encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
     encoded["example_id"] = list(indices)
+    return encoded
+
+
+def window_batch(batch: dict[str, list], indices: list[int], tokenizer: PreTrainedTokenizerBase, text_column: str,
+                 max_length: int, stride: int) -> dict[str, list]:
+    """Dataset.map function for validation/test under `data.long_text: window`: texts -> overlapping windows,
+    each with its text's label and row id (pooled back into one prediction per text by compute_metrics)."""
+    encoded, owners = encode_windows(tokenizer, [text or "" for text in batch[text_column]], max_length, stride)
+    encoded["labels"] = [batch["labels"][owner] for owner in owners]
+    encoded[TEXT_ID_COLUMN] = [indices[owner] for owner in owners]
+    encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
     return encoded
 
 
@@ -69,6 +88,7 @@ class SequenceClassificationTask:
         self.label_names: list[str] = []
         self.scored: dict[str, tuple[list[int], list[list[float]]]] = {}  # split -> the last (references,
         # probabilities) scored, for the ROC/PR/reliability plots of write_reports
+        self.window_pooling = "mean"  # data.window_pooling, for compute_metrics of windowed splits
 
     def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
         splits, self.label_names = encode_labels(splits, recipe.data.label_column, recipe.data.label_names,
@@ -77,16 +97,27 @@ class SequenceClassificationTask:
 
     def tokenize(self, splits: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase,
                  recipe: Recipe) -> datasets.DatasetDict:
+        """Train rows are cut by data.truncation; validation/test rows too, or (data.long_text: window) become
+        overlapping windows carrying their text's row id."""
         cfg = recipe.data
+        check_window_settings(cfg.long_text, cfg.window_pooling, pair=bool(cfg.text_pair_column))
+        self.window_pooling = cfg.window_pooling
         for split, ds in splits.items():
             check_text_columns(split, ds, cfg.text_column, cfg.text_pair_column)
         encode = self.encoder(tokenizer, recipe)
-        return datasets.DatasetDict({
-            split: ds.map(encode, batched=True, with_indices=True, batch_size=1000, num_proc=cfg.num_proc,
-                          remove_columns=[c for c in ds.column_names if c != "labels"],
-                          desc=f"tokenizing {split}")
-            for split, ds in splits.items()
-        })
+        to_windows = partial(window_batch, tokenizer=tokenizer, text_column=cfg.text_column, max_length=cfg.max_length,
+                             stride=default_stride(cfg.max_length, cfg.stride))
+        result = {}
+        for split, ds in splits.items():
+            if split == "train" or cfg.long_text != "window":
+                result[split] = ds.map(encode, batched=True, with_indices=True, batch_size=1000, num_proc=cfg.num_proc,
+                                       remove_columns=[c for c in ds.column_names if c != "labels"],
+                                       desc=f"tokenizing {split}")
+                continue
+            windows = ds.map(to_windows, batched=True, with_indices=True, batch_size=1000, num_proc=cfg.num_proc,
+                             remove_columns=ds.column_names, desc=f"tokenizing {split} (windows)")
+            result[split] = windows.map(number_rows, batched=True, with_indices=True, desc=f"numbering {split}")
+        return datasets.DatasetDict(result)
 
     def encoder(self, tokenizer: PreTrainedTokenizerBase, recipe: Recipe) -> Callable[..., dict[str, list]]:
         """The Dataset.map function of `tokenize` (batch, indices) -> model inputs, lengths and row ids."""
@@ -136,7 +167,10 @@ class SequenceClassificationTask:
 
     def compute_metrics(self, predictions: list, references: list, split: str,
                         dataset: datasets.Dataset | None) -> dict[str, Any]:
-        """`predictions`: one list of class probabilities per example."""
+        """`predictions`: one list of class probabilities per example (per window of a windowed split: pooled
+        here into one per text, as `nlptl predict` pools them)."""
+        if dataset is not None and TEXT_ID_COLUMN in dataset.column_names:
+            predictions, references = self.pool_by_text(predictions, references, dataset[TEXT_ID_COLUMN])
         ids = [max(range(len(p)), key=p.__getitem__) for p in predictions]
         result = load_metric("classification").compute(
             predictions=ids, references=references, label_names=self.label_names
@@ -145,6 +179,15 @@ class SequenceClassificationTask:
         result["num_examples"] = len(references)
         self.scored[split] = (list(references), [list(p) for p in predictions])
         return result
+
+    def pool_by_text(self, predictions: list, references: list, owners: list[int]) -> tuple[list, list]:
+        texts = max(owners, default=-1) + 1
+        pooled = pool_windows(torch.tensor(predictions, dtype=torch.float32).reshape(len(owners), -1), owners, texts,
+                              self.window_pooling)
+        labels = [0] * texts
+        for owner, reference in zip(owners, references, strict=True):
+            labels[owner] = reference
+        return pooled.tolist(), labels
 
     def metrics_from_loss(self, loss: float) -> dict[str, float]:
         return {}
@@ -158,12 +201,17 @@ class SequenceClassificationTask:
                    f'# or, in batches with length sorting:\nimport nlptl\n'
                    f'print(nlptl.Predictor("{repo_id}").predict(["{example}"]))'),
             length_note=describe_truncation(data.max_length, data.truncation, data.head_tokens)
-            + " unless predicted with `nlptl predict --long-text window`.",
+            + (" in training; validation, test and `nlptl predict` pool the logits of overlapping windows "
+               f"({data.window_pooling})." if data.long_text == "window"
+               else " unless predicted with `nlptl predict --long-text window`."),
             input_line=f"text column: `{data.text_column}`",
         )
 
     def long_text(self, data: DataConfig) -> dict[str, Any]:
-        """Truncated as trained (a pair: longest first); `nlptl predict/evaluate --long-text window` pool windows."""
+        """Truncated as trained (a pair: longest first), or windows whose logits are pooled."""
+        if data.long_text == "window" and not data.text_pair_column:
+            return {"long_text": "window", "max_length": data.max_length,
+                    "stride": default_stride(data.max_length, data.stride), "pooling": data.window_pooling}
         if data.text_pair_column:
             return {"long_text": "truncate", "max_length": data.max_length, "truncation": "longest_first"}
         return {"long_text": "truncate", "max_length": data.max_length, "truncation": data.truncation,

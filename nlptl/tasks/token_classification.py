@@ -22,6 +22,7 @@ from nlptl.augment.rows import TaggedRows
 from nlptl.data.collate import PadCollator
 from nlptl.data.columns import to_columns, to_rows
 from nlptl.data.tags import LABELS_COLUMN, encode_tags
+from nlptl.data.windows import number_rows
 from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_entity_f1
@@ -58,12 +59,6 @@ def window_batch(batch: dict[str, list], indices: list[int], tokenizer: PreTrain
     windows["length"] = [len(ids) for ids in windows["input_ids"]]
     windows[SENTENCE_WORDS_COLUMN] = [words_per_sentence[row] for row in windows[SENTENCE_ID_COLUMN]]
     return windows
-
-
-def number_rows(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
-    """Dataset.map function: `example_id` = the window's row number (windows are made per batch, so the
-    row number is only known after the first map)."""
-    return {"example_id": list(indices)}
 
 
 def words_per_sentence(sentence_ids: list[int], counts: list[int]) -> list[int]:

@@ -107,6 +107,39 @@ def test_window_long_text_scores_as_predict_does_and_is_recorded(run_dir, tmp_pa
     assert result["long_text"]["long_text"] == "window" and result["long_text"]["stride"] == 4
 
 
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_training_scores_windows_as_evaluate_and_predict_do(tiny_model_dir, tiny_data_dir, tmp_path, pooling):
+    """data.long_text window: the run's own test score pools windows, per text, exactly as evaluate does."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(tiny_data_dir / "train.parquet", data / "train.parquet")
+    for split, seed in (("validation", 12), ("test", 13)):
+        frame = synthetic_reviews(30, seed=seed)
+        frame["text"] = [" ".join([text] * 4) for text in frame["text"]]  # most longer than max_length 32
+        frame.to_parquet(data / f"{split}.parquet")
+    recipe = tiny_recipe(tiny_model_dir, data, tmp_path / "run", epochs=2)
+    recipe.data.long_text, recipe.data.window_pooling, recipe.data.stride = "window", pooling, 4
+    trained = nlptl.train(recipe)["test"]
+    assert trained["num_examples"] == 30  # texts, not windows
+    assert trained["long_text"] == {"long_text": "window", "max_length": 32, "stride": 4, "pooling": pooling}
+    result = evaluate(tmp_path / "run", str(data), output_dir=tmp_path / "out", progress=False)["test"]
+    assert result["confusion_matrix"] == trained["confusion_matrix"] and result["long_text"] == trained["long_text"]
+    assert result["roc_auc"] == pytest.approx(trained["roc_auc"], abs=1e-6)
+    truncated = evaluate(tmp_path / "run", str(data), long_text="truncate", output_dir=tmp_path / "cut",
+                         progress=False)["test"]
+    assert truncated["long_text"]["long_text"] == "truncate"
+
+
+def test_window_long_text_of_a_pair_recipe_is_one_line(tiny_model_dir, tiny_data_dir, tmp_path):
+    recipe = tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "run", epochs=1)
+    recipe.data.long_text, recipe.data.text_pair_column = "window", "text"
+    with pytest.raises(NlptlError, match="long_text window does not apply to text pairs"):
+        nlptl.train(recipe)
+    recipe.data.long_text, recipe.data.text_pair_column, recipe.data.window_pooling = "window", None, "median"
+    with pytest.raises(NlptlError, match="window_pooling 'median': choose one of mean, max"):
+        nlptl.train(recipe)
+
+
 @pytest.fixture(scope="module")
 def pair_run(run_dir, tmp_path_factory) -> Path:
     """The tiny run as if trained on pairs: its recipe names a second-text column."""

@@ -235,18 +235,21 @@ def test_existing_columns_and_outputs_are_never_overwritten_silently(run_dir, ta
     assert "p_label" in pq.read_schema(tmp_path / "out.parquet").names
 
 
-def test_long_texts_in_windows_average_the_window_probabilities(run_dir, table):
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_long_texts_in_windows_pool_the_window_logits(run_dir, table, pooling):
     text = " ".join(table["text"].tolist()[:6])
-    predictor = Predictor(run_dir, max_length=12, long_text="window", stride=3, precision="fp32")
+    predictor = Predictor(run_dir, max_length=12, long_text="window", stride=3, window_pooling=pooling,
+                          precision="fp32")
     encoded, owners = encode_texts(predictor.tokenizer, [text], predictor.settings)
     assert len(owners) > 3 and set(owners) == {0}
     model = AutoModelForSequenceClassification.from_pretrained(run_dir).eval()
     with torch.no_grad():
-        windows = [model(input_ids=torch.tensor([ids])).logits.softmax(-1)[0] for ids in encoded["input_ids"]]
-    mean = torch.stack(windows).mean(0)
+        windows = torch.stack([model(input_ids=torch.tensor([ids])).logits.log_softmax(-1)[0]
+                               for ids in encoded["input_ids"]])
+    pooled = (windows.mean(0) if pooling == "mean" else windows.max(0).values).softmax(-1)
     result = predictor.predict([text], all_scores=True)[0]
-    assert result["scores"] == pytest.approx(dict(zip(predictor.labels, mean.tolist(), strict=True)), abs=1e-5)
-    assert result["label"] == predictor.labels[int(mean.argmax())]
+    assert result["scores"] == pytest.approx(dict(zip(predictor.labels, pooled.tolist(), strict=True)), abs=1e-5)
+    assert result["label"] == predictor.labels[int(pooled.argmax())]
     with pytest.raises(NlptlError, match="--stride"):
         Predictor(run_dir, max_length=12, long_text="window", stride=10)
 
