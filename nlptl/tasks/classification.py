@@ -56,7 +56,8 @@ def window_batch(batch: dict[str, list], indices: list[int], tokenizer: PreTrain
                  max_length: int, stride: int) -> dict[str, list]:
     """Dataset.map function for validation/test under `data.long_text: window`: texts -> overlapping windows,
     each with its text's label and row id (pooled back into one prediction per text by compute_metrics)."""
-    encoded, owners = encode_windows(tokenizer, [text or "" for text in batch[text_column]], max_length, stride)
+    windows, owners = encode_windows(tokenizer, [text or "" for text in batch[text_column]], max_length, stride)
+    encoded: dict[str, list] = dict(windows)
     encoded["labels"] = [batch["labels"][owner] for owner in owners]
     encoded[TEXT_ID_COLUMN] = [indices[owner] for owner in owners]
     encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
