@@ -14,12 +14,14 @@ from nlptl.recipe import (
     MaskedLMConfig,
     ModelConfig,
     Recipe,
+    SemiConfig,
     StrategyConfig,
     TrainConfig,
 )
 
 __all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "MaskedLMConfig", "ModelConfig", "NlptlError",
-           "Predictor", "Recipe", "StrategyConfig", "TrainConfig", "evaluate", "main", "predict_file", "push", "train"]
+           "Predictor", "Recipe", "SemiConfig", "StrategyConfig", "TrainConfig", "evaluate", "main", "predict_file",
+           "push", "train"]
 __version__ = "0.1.0"
 
 

@@ -19,7 +19,7 @@ from nlptl.errors import NlptlError
 from nlptl.fields import LearningRate, set_field
 
 __all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "LearningRate", "MaskedLMConfig", "ModelConfig", "Recipe",
-           "StrategyConfig", "TrainConfig", "load_recipe_file", "load_recipe_yaml", "recipe_from_dict",
+           "SemiConfig", "StrategyConfig", "TrainConfig", "load_recipe_file", "load_recipe_yaml", "recipe_from_dict",
            "recipe_to_dict", "recipe_to_yaml"]
 LR_RULES = ("steepest", "valley", "minimum")  # how the range test's curve becomes a suggestion (lr_find.suggest_lr)
 
@@ -55,6 +55,7 @@ class DataConfig:
     long_text: str = "truncate"  # validation/test/predict: truncate (as data.truncation says) | window (pool windows)
     window_pooling: str = "mean"  # long_text window: mean | max of the windows' logits
     max_train_samples: int | None = None  # taken after a seeded shuffle
+    unlabelled_split: str | None = None  # semi: unlabelled text: a split of data.source (IMDb: unsup) or a file
     max_eval_samples: int | None = None  # applies to validation and test
     cache_dir: str | None = None  # datasets cache (tokenized splits are cached there)
     num_proc: int | None = None  # processes for tokenization (Dataset.map); None: this process only
@@ -134,6 +135,19 @@ class MaskedLMConfig:
 
 
 @dataclass
+class SemiConfig:
+    """Learning from unlabelled text while learning the task (semi-supervised)."""
+
+    method: str | None = None  # self_training: a teacher labels data.unlabelled_split; confident rows join train
+    rounds: int = 1  # self_training: teacher -> student rounds (each student teaches the next round)
+    threshold: float | None = 0.9  # keep a pseudo-label whose probability is at least this (None: top_k decides)
+    top_k: int | None = None  # at most this many pseudo-labels per class, most confident first
+    balance: bool = True  # the same number of pseudo-labels for every class (as many as the rarest class has)
+    max_unlabelled: int | None = 10000  # unlabelled texts labelled per round (a seeded sample); None: all
+    teacher: str | None = None  # a trained run that labels round 1 (default: one trained on the labelled data)
+
+
+@dataclass
 class AugmentSettings:
     """Label-preserving augmentation of the train split (never validation/test), for small labelled sets."""
 
@@ -161,6 +175,7 @@ class Recipe:
     distill: DistillConfig = field(default_factory=DistillConfig)
     mlm: MaskedLMConfig = field(default_factory=MaskedLMConfig)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
+    semi: SemiConfig = field(default_factory=SemiConfig)
     output_dir: str = ""  # default: runs/<name>
     overwrite_output_dir: bool = False  # replace a run already in output_dir (default: refuse)
     resume: str | None = None  # latest: newest checkpoint in output_dir (--resume), or a path (--resume-from)

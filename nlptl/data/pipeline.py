@@ -43,24 +43,30 @@ def drop_unlabelled(splits: datasets.DatasetDict, label_column: str) -> datasets
     return datasets.DatasetDict(kept)
 
 
+def labelled_splits(recipe: Recipe, task: DataTask) -> datasets.DatasetDict:
+    """The rows a run learns from and is scored on, labels encoded, before augmentation and tokenization (what
+    self-training's students start from: `nlptl.semi`)."""
+    cfg = recipe.data
+    raw = load_raw_splits(cfg.source, cfg.config_name, recipe.mirrors, cfg.cache_dir, cfg.column_names,
+                          [cfg.text_column, cfg.text_pair_column], cfg.label_column)
+    splits = select_splits(raw, cfg)
+    check_columns(splits, cfg.text_column, cfg.tokens_column)
+    check_texts(splits, [cfg.text_column, cfg.text_pair_column])  # the splits used, before any reordering
+    splits = drop_unlabelled(splits, cfg.label_column)
+    splits = task.prepare_labels(splits, recipe)
+    splits = carve_validation(splits, cfg, recipe.seed, task.stratify_column)
+    return limit_samples(splits, cfg, recipe.seed)
+
+
 def build_datasets(recipe: Recipe, task: DataTask, tokenizer: PreTrainedTokenizerBase,
                    main_process_first=nullcontext, augmentation: AugmentStage | None = None) -> datasets.DatasetDict:
     """Tokenized train/validation/test splits, ready for batching. Cached on disk by `datasets`.
 
     `augmentation` (default: built from `recipe.augment`) augments the train
     split; pass your own to get at its train collator (on the fly) and its report."""
-    cfg = recipe.data
     augmentation = augmentation or AugmentStage(recipe, task)
     with main_process_first():
-        raw = load_raw_splits(cfg.source, cfg.config_name, recipe.mirrors, cfg.cache_dir, cfg.column_names,
-                              [cfg.text_column, cfg.text_pair_column], cfg.label_column)
-        splits = select_splits(raw, cfg)
-        check_columns(splits, cfg.text_column, cfg.tokens_column)
-        check_texts(splits, [cfg.text_column, cfg.text_pair_column])  # the splits used, before any reordering
-        splits = drop_unlabelled(splits, cfg.label_column)
-        splits = task.prepare_labels(splits, recipe)
-        splits = carve_validation(splits, cfg, recipe.seed, task.stratify_column)
-        splits = limit_samples(splits, cfg, recipe.seed)
+        splits = labelled_splits(recipe, task)
         splits = augmentation.augment(splits)  # train only; offline: each example followed by its copies
         if augmentation.per_epoch:  # on the fly: train stays raw, augmented and tokenized (by the task) every epoch
             evaluation = datasets.DatasetDict({name: ds for name, ds in splits.items() if name != "train"})

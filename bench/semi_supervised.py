@@ -1,0 +1,139 @@
+"""Few labels + unlabelled text: plain fine-tuning vs self-training on IMDb (issue 16), and SetFit as the peer.
+
+Each seed runs `recipes/imdb_fewshot_selftrain.py` (100 labels by default): its round-0 teacher *is* the plain
+fine-tuning row (layer-wise LR, the best few-label recipe of docs/measured.md), so both rows see the same labels.
+The SetFit row (`--setfit`, needs `pip install setfit`) trains SetFit on the same labelled reviews and the same
+MiniLM checkpoint and scores the same test reviews. Mean ± std over seeds, wall time of each method, and the
+ratio to plain fine-tuning.
+
+    python bench/semi_supervised.py --seeds 3 --labels 100 --test-samples 2000 [--setfit]
+    python bench/semi_supervised.py --smoke        # tiny sizes: checks the script end to end
+
+Runs go to --output-dir (default runs/semi_supervised/); a seed whose metrics.json exists is not run again, and
+an interrupted one resumes (each round is a resumable run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED_DATA, minilm_path, print_machine  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def nlptl_row(args: argparse.Namespace, seed: int) -> dict:
+    """Teacher (= plain fine-tuning) and student test accuracy of one seed, with their wall times."""
+    import nlptl
+    from nlptl.recipe import load_recipe_file
+
+    out = Path(args.output_dir) / f"selftrain_n{args.labels}_seed{seed}"
+    recipe = load_recipe_file(ROOT / "recipes" / "imdb_fewshot_selftrain.py")
+    recipe.model.name, recipe.seed, recipe.output_dir = minilm_path(), seed, str(out)
+    recipe.mirrors = {"stanfordnlp/imdb": str(SHARED_DATA / "imdb")}
+    recipe.data.max_train_samples, recipe.data.max_eval_samples = args.labels, args.test_samples
+    recipe.semi.max_unlabelled, recipe.semi.top_k = args.unlabelled, args.top_k
+    recipe.train.log_with = []
+    if args.smoke:
+        recipe.train.min_steps, recipe.data.max_length = 5, 64
+    started = time.perf_counter()
+    if not (out / "metrics.json").is_file():
+        recipe.resume = "latest" if out.exists() else None
+        nlptl.train(recipe)
+    metrics = json.loads((out / "metrics.json").read_text())
+    report = metrics["self_training"]
+    teacher_seconds = json.loads((out / "rounds" / "round-0" / "metrics.json").read_text())["train"]["train_runtime_s"]
+    return {"seed": seed, "plain": report["teacher"]["test"]["accuracy"], "self_training": metrics["test"]["accuracy"],
+            "pseudo_labelled": report["rounds"][-1]["pseudo_labelled"], "wall_s": time.perf_counter() - started,
+            "plain_train_s": teacher_seconds, "self_training_s": selftrain_seconds(out)}
+
+
+def selftrain_seconds(out: Path) -> float:
+    """Training seconds of every round plus the seconds spent labelling the pool (as the run recorded them; a
+    resumed round counts only its last part)."""
+    final = json.loads((out / "metrics.json").read_text())
+    rounds = final["self_training"]["rounds"]
+    total = final["train"]["train_runtime_s"] + sum(r.get("labelling_seconds", 0) for r in rounds)
+    for metrics in sorted((out / "rounds").glob("round-*/metrics.json")):
+        total += json.loads(metrics.read_text())["train"]["train_runtime_s"]
+    return total
+
+
+def setfit_row(args: argparse.Namespace, seed: int) -> dict:
+    """SetFit (Tunstall et al. 2022) on the same labelled reviews and test sample, same MiniLM checkpoint."""
+    import datasets
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    from nlptl.data.splits import limit_samples
+    from nlptl.recipe import DataConfig
+
+    raw = datasets.load_dataset("parquet", data_files={s: str(SHARED_DATA / "imdb" / f"{s}.parquet")
+                                                       for s in ("train", "test")})
+    cfg = DataConfig(max_train_samples=args.labels, max_eval_samples=args.test_samples)
+    splits = limit_samples(raw, cfg, seed)  # the same rows the nlptl runs draw (same seeded shuffle)
+    started = time.perf_counter()
+    model = SetFitModel.from_pretrained(minilm_path())
+    training = TrainingArguments(batch_size=16, num_epochs=1, num_iterations=args.setfit_iterations, seed=seed,
+                                 max_length=256, report_to="none")
+    Trainer(model=model, args=training, train_dataset=splits["train"]).train()
+    seconds = time.perf_counter() - started
+    predicted = model.predict(splits["test"]["text"], batch_size=64)
+    accuracy = sum(int(p) == g for p, g in zip(predicted, splits["test"]["label"], strict=True)) / len(predicted)
+    return {"seed": seed, "setfit": accuracy, "setfit_s": seconds}
+
+
+def summary(values: list[float]) -> str:
+    mean = statistics.mean(values) * 100
+    std = statistics.stdev(values) * 100 if len(values) > 1 else 0.0
+    return f"{mean:.1f} ± {std:.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=42)
+    parser.add_argument("--labels", type=int, default=100)
+    parser.add_argument("--test-samples", type=int, default=2000, help="seeded test sample (0: all 25,000)")
+    parser.add_argument("--unlabelled", type=int, default=4000, help="unsup reviews labelled per round")
+    parser.add_argument("--top-k", type=int, default=1000, help="pseudo-labels per class at most")
+    parser.add_argument("--setfit", action="store_true", help="add the SetFit row (pip install setfit)")
+    parser.add_argument("--setfit-iterations", type=int, default=20, help="SetFit's pairs per example")
+    parser.add_argument("--output-dir", default="runs/semi_supervised")
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    if args.smoke:
+        args.seeds, args.labels, args.test_samples, args.unlabelled, args.top_k = 1, 16, 32, 64, 16
+        args.setfit_iterations = 2
+    args.test_samples = args.test_samples or None
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    print_machine()
+    rows = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        row = nlptl_row(args, seed)
+        if args.setfit:
+            row.update(setfit_row(args, seed))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print(f"\nIMDb, {args.labels} labels, {len(rows)} seed(s), test sample {args.test_samples or 25000}:")
+    print(f"  plain fine-tuning (layer-wise LR): {summary([r['plain'] for r in rows])}%")
+    print(f"  self-training ({args.unlabelled} unsup reviews, <= {args.top_k}/class): "
+          f"{summary([r['self_training'] for r in rows])}%  "
+          f"({statistics.mean(r['pseudo_labelled'] for r in rows):.0f} pseudo-labels)")
+    if args.setfit:
+        print(f"  SetFit (same labels, same MiniLM): {summary([r['setfit'] for r in rows])}%")
+    plain_s = statistics.mean(r["plain_train_s"] for r in rows)
+    self_s = statistics.mean(r["self_training_s"] for r in rows)
+    setfit = f"; SetFit {statistics.mean(r['setfit_s'] for r in rows):.0f} s" if args.setfit else ""
+    print(f"  training time: plain {plain_s:.0f} s; self-training {self_s:.0f} s ({self_s / plain_s:.1f}x: teacher, "
+          f"pool labelling and student){setfit}")
+
+
+if __name__ == "__main__":
+    main()
