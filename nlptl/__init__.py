@@ -11,6 +11,7 @@ from nlptl.recipe import (
     AugmentSettings,
     DataConfig,
     DistillConfig,
+    DomainConfig,
     MaskedLMConfig,
     ModelConfig,
     Recipe,
@@ -19,9 +20,9 @@ from nlptl.recipe import (
     TrainConfig,
 )
 
-__all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "MaskedLMConfig", "ModelConfig", "NlptlError",
-           "Predictor", "Recipe", "SemiConfig", "StrategyConfig", "TrainConfig", "evaluate", "main", "predict_file",
-           "push", "train"]
+__all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "DomainConfig", "MaskedLMConfig", "ModelConfig",
+           "NlptlError", "Predictor", "Recipe", "SemiConfig", "StrategyConfig", "TrainConfig", "evaluate", "main",
+           "predict_file", "push", "train"]
 __version__ = "0.1.0"
 
 

@@ -18,9 +18,9 @@ import yaml
 from nlptl.errors import NlptlError
 from nlptl.fields import LearningRate, set_field
 
-__all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "LearningRate", "MaskedLMConfig", "ModelConfig", "Recipe",
-           "SemiConfig", "StrategyConfig", "TrainConfig", "load_recipe_file", "load_recipe_yaml", "recipe_from_dict",
-           "recipe_to_dict", "recipe_to_yaml"]
+__all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "DomainConfig", "LearningRate", "MaskedLMConfig",
+           "ModelConfig", "Recipe", "SemiConfig", "StrategyConfig", "TrainConfig", "load_recipe_file",
+           "load_recipe_yaml", "recipe_from_dict", "recipe_to_dict", "recipe_to_yaml"]
 LR_RULES = ("steepest", "valley", "minimum")  # how the range test's curve becomes a suggestion (lr_find.suggest_lr)
 
 
@@ -148,6 +148,19 @@ class SemiConfig:
 
 
 @dataclass
+class DomainConfig:
+    """Adapting to a target domain of which only unlabelled text is at hand."""
+
+    method: str | None = None  # dann: a domain classifier behind gradient reversal (Ganin et al. 2016)
+    target_source: str | None = None  # the target domain's texts: Hub id, local dir or file; None: data.source
+    target_split: str | None = None  # split of target_source with target texts (labels, if any, never read)
+    target_text_column: str | None = None  # text column of the target texts; None: data.text_column
+    max_target: int | None = 10000  # target texts used (a seeded sample); None: all
+    weight: float = 1.0  # weight of the domain classifier's loss against the task loss
+    lambda_max: float = 1.0  # dann: gradient reversal scale reached by the end (rises as 2/(1+exp(-10p)) - 1)
+
+
+@dataclass
 class AugmentSettings:
     """Label-preserving augmentation of the train split (never validation/test), for small labelled sets."""
 
@@ -176,6 +189,7 @@ class Recipe:
     mlm: MaskedLMConfig = field(default_factory=MaskedLMConfig)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
     semi: SemiConfig = field(default_factory=SemiConfig)
+    domain: DomainConfig = field(default_factory=DomainConfig)
     output_dir: str = ""  # default: runs/<name>
     overwrite_output_dir: bool = False  # replace a run already in output_dir (default: refuse)
     resume: str | None = None  # latest: newest checkpoint in output_dir (--resume), or a path (--resume-from)

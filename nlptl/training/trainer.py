@@ -249,7 +249,7 @@ class Trainer:
         acc, cfg, state = self.accelerator, self.cfg, self.state
         record = {"step": state.step, "epoch": round(state.step / self.steps_per_epoch, 4),
                   "loss": train_loss, "lr": self.scheduler.get_last_lr()[0],
-                  "samples_per_second": samples_per_second}
+                  "samples_per_second": samples_per_second, **self.strategy.progress()}
         path = checkpoint_dir(self.output_dir, state.step)
         metrics = None
         if "validation" in self.splits:

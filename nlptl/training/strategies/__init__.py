@@ -22,11 +22,23 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
 __all__ = ["STRATEGIES", "FullFineTuning", "Strategy", "build_strategy", "describe_strategy", "parameter_counts"]
 
 
+DOMAIN_METHODS = ("dann",)
+
+
 def build_strategy(recipe: Recipe) -> Strategy:
+    """The recipe's transfer strategy, wrapped by its domain-adaptation method if it names one."""
     name = recipe.strategy.name
     if name not in STRATEGIES:
         raise NlptlError(f"strategy.name={name!r}: choose one of {', '.join(STRATEGIES)}")
-    return STRATEGIES[name](recipe)  # type: ignore[call-arg]  # every strategy class takes the recipe
+    strategy = STRATEGIES[name](recipe)  # type: ignore[call-arg]  # every strategy class takes the recipe
+    method = recipe.domain.method
+    if method is None:
+        return strategy
+    if method not in DOMAIN_METHODS:
+        raise NlptlError(f"domain.method {method!r}: choose one of {', '.join(DOMAIN_METHODS)}")
+    from nlptl.training.strategies.domain_adversarial import DomainAdversarial
+
+    return DomainAdversarial(strategy, recipe)
 
 
 def describe_strategy(recipe: Recipe) -> str | None:

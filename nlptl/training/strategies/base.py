@@ -42,6 +42,10 @@ class Strategy(Protocol):
     def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task) -> torch.Tensor:
         """Summed loss of one micro-batch."""
 
+    def progress(self) -> dict[str, float]:
+        """Figures of the strategy's own objective since the last call, for each history.jsonl record (DANN's
+        domain-classifier accuracy); empty for most."""
+
     def export_model(self, model: torch.nn.Module) -> PreTrainedModel:
         """The plain transformers model to save, called once after training (may change `model` in place)."""
 
@@ -73,6 +77,9 @@ class FullFineTuning:
 
     def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task) -> torch.Tensor:
         return task.loss_sum(*task.training_logits(model, inputs, labels))
+
+    def progress(self) -> dict[str, float]:
+        return {}
 
     def export_model(self, model: torch.nn.Module) -> PreTrainedModel:
         return cast(PreTrainedModel, model)

@@ -1,0 +1,190 @@
+"""Adversarial domain adaptation (DANN, Ganin et al. 2016): while the model learns the task on labelled source
+text, a domain classifier learns to tell source from (unlabelled) target text from the same pooled features the
+task head reads — through a gradient-reversal layer, so the encoder is pushed toward features the domain
+classifier cannot separate. It wraps the recipe's transfer strategy (full, layer-wise LR, freezing, LoRA), which
+keeps deciding what trains and at which rate; the saved model is the plain classifier.
+
+Each micro-batch of source rows is followed by a target micro-batch of the same size, drawn from a seeded
+permutation of the target texts by (step, micro-batch, process), so a resumed run sees the same target batches.
+λ rises from 0 to `domain.lambda_max` as 2 / (1 + exp(-10 p)) - 1 with p the share of training done (the paper's
+schedule). The domain classifier's accuracy on the batches since the last evaluation goes to history.jsonl
+(`domain_accuracy`): near 0.5 means the features no longer tell the domains apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, cast
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+from nlptl.data.collate import PadCollator
+from nlptl.data.files.load import load_raw_splits
+from nlptl.data.truncation import encode_single
+from nlptl.errors import NlptlError
+from nlptl.models import load_tokenizer
+from nlptl.recipe import Recipe, TrainConfig
+from nlptl.tasks.base import Task
+from nlptl.training.optim import numeric_lr
+from nlptl.training.strategies.base import Strategy
+
+logger = logging.getLogger(__name__)
+HEAD = "domain_classifier"
+INCOMPATIBLE = ("feature_extraction", "distill")  # their forward pass or loss is their own
+
+
+class GradientReversal(torch.autograd.Function):
+    """Identity forward; the gradient comes back multiplied by -λ."""
+
+    @staticmethod
+    def forward(ctx: Any, features: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return features.view_as(features)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.scale * grad, None
+
+
+def reverse_gradient(features: torch.Tensor, scale: float) -> torch.Tensor:
+    return GradientReversal.apply(features, scale)
+
+
+def dann_lambda(progress: float, maximum: float) -> float:
+    """Ganin et al.'s schedule: 0 at the start, close to `maximum` by the end."""
+    return maximum * (2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0)
+
+
+def head_input_hook(model: nn.Module, store: dict) -> Any:
+    """Record what the task head reads (the pooled [CLS] features for BERT) on every forward pass."""
+    names = [name for name, _ in model.named_modules() if name.split(".")[-1] == "classifier"]
+    if not names:
+        raise NlptlError(f"domain.method dann: {type(model).__name__} has no `classifier` head to read features from")
+    head = model.get_submodule(min(names, key=len))
+
+    def keep(module: nn.Module, args: tuple) -> None:
+        features = args[0]
+        store["features"] = features[:, 0] if features.dim() == 3 else features
+
+    return head.register_forward_pre_hook(keep)
+
+
+class DomainAdversarial:
+    """The recipe's strategy plus a domain classifier behind gradient reversal (see the module doc)."""
+
+    name = "dann"
+
+    def __init__(self, inner: Strategy, recipe: Recipe) -> None:
+        if recipe.strategy.name in INCOMPATIBLE:
+            raise NlptlError(f"domain.method dann does not combine with strategy {recipe.strategy.name}; use full, "
+                             "layerwise_lr, partial_freezing, gradual_unfreezing or lora")
+        if recipe.task != "sequence_classification" or recipe.data.text_pair_column:
+            raise NlptlError("domain.method dann applies to sequence classification of single texts")
+        cfg = recipe.domain
+        if not cfg.target_split:
+            raise NlptlError("domain.method dann needs domain.target_split: unlabelled target-domain texts (a split "
+                             "of domain.target_source, default data.source)")
+        if cfg.weight <= 0 or cfg.lambda_max <= 0:
+            raise NlptlError(f"domain.weight {cfg.weight} and domain.lambda_max {cfg.lambda_max} must be above 0")
+        self.inner, self.recipe, self.cfg = inner, recipe, cfg
+        self.ddp_find_unused_parameters = inner.ddp_find_unused_parameters
+        self.description = inner.description + (f"; adversarial domain adaptation (DANN) toward "
+                                                f"{cfg.target_source or recipe.data.source} ({cfg.target_split})")
+        self.store: dict[str, torch.Tensor] = {}
+        self.scale, self.total_steps, self.step, self.micro = 0.0, 1, 0, 0
+        self.correct = self.seen = 0
+        self.target_rows = self.load_target()
+
+    # ---- target texts -------------------------------------------------------------------------------
+    def load_target(self) -> list[dict]:
+        recipe, cfg, data = self.recipe, self.cfg, self.recipe.data
+        source = cfg.target_source or data.source
+        column = cfg.target_text_column or data.text_column
+        raw = load_raw_splits(source, None, recipe.mirrors, data.cache_dir, text_columns=[column])
+        if cfg.target_split not in raw:
+            raise NlptlError(f"domain.target_split {cfg.target_split!r}: {source} has no such split (it has: "
+                             f"{', '.join(raw)})")
+        target = raw[cfg.target_split]
+        if column not in target.column_names:
+            raise NlptlError(f"domain.target_split {cfg.target_split!r} of {source} has no text column {column!r} "
+                             f"(columns: {', '.join(target.column_names)}); set domain.target_text_column")
+        if cfg.max_target is not None and cfg.max_target < len(target):
+            target = target.shuffle(seed=recipe.seed).select(range(cfg.max_target))
+        tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
+        self.collate = PadCollator(tokenizer)
+        encoded = encode_single(tokenizer, [text or "" for text in target[column]], data.max_length,
+                                data.truncation, data.head_tokens)
+        rows = [dict(zip(encoded, values, strict=True)) for values in zip(*encoded.values(), strict=True)]
+        self.order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(recipe.seed)).tolist()
+        logger.info("DANN: %d target texts from %s (%s)", len(rows), source, cfg.target_split)
+        return rows
+
+    def target_batch(self, size: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """The target rows of this (step, micro-batch, process): a function of them alone, so resume is exact."""
+        from nlptl.training.distributed import partial_state
+
+        state = partial_state()
+        micro = self.step * self.recipe.train.grad_accum + self.micro
+        start = (micro * state.num_processes + state.process_index) * size
+        picks = [self.target_rows[self.order[(start + i) % len(self.order)]] for i in range(size)]
+        self.micro += 1
+        return {key: value.to(device) for key, value in self.collate(picks).items() if key != "labels"}
+
+    # ---- strategy hooks -----------------------------------------------------------------------------
+    def configure(self, model: nn.Module) -> nn.Module:
+        model = self.inner.configure(model)
+        hidden = int(cast(Any, model).config.hidden_size)  # a PreTrainedModel or a peft wrapper of one
+        model.add_module(HEAD, nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 2)))
+        self.hook = head_input_hook(model, self.store)
+        return model
+
+    def param_groups(self, model: nn.Module, cfg: TrainConfig) -> list[dict]:
+        head = model._modules.pop(HEAD)  # the inner strategy groups the task model's own parameters
+        try:
+            groups = self.inner.param_groups(model, cfg)
+        finally:
+            model._modules[HEAD] = head
+        assert head is not None
+        return [*groups, {"params": list(head.parameters()), "lr": numeric_lr(cfg), "weight_decay": 0.0}]
+
+    def on_train_start(self, total_steps: int, steps_per_epoch: int) -> None:
+        self.total_steps = max(total_steps, 1)
+        self.inner.on_train_start(total_steps, steps_per_epoch)
+
+    def on_epoch_start(self, model: nn.Module, epoch: int) -> None:
+        self.inner.on_epoch_start(model, epoch)
+
+    def on_step_start(self, model: nn.Module, step: int) -> None:
+        self.step, self.micro = step, 0
+        self.scale = dann_lambda(step / self.total_steps, self.cfg.lambda_max)
+        self.inner.on_step_start(model, step)
+
+    def loss_sum(self, model: nn.Module, inputs: dict, labels: torch.Tensor, task: Task) -> torch.Tensor:
+        """Task loss of the source batch + weight x the domain loss of source and target batches (summed, so the
+        trainer's normalisation by the labelled count applies to both)."""
+        task_loss = self.inner.loss_sum(model, inputs, labels, task)
+        source = self.store.pop("features")
+        model(**self.target_batch(len(labels), labels.device))
+        target = self.store.pop("features")
+        features = reverse_gradient(torch.cat([source, target]).float(), self.scale)
+        domains = torch.cat([torch.zeros(len(source)), torch.ones(len(target))]).long().to(features.device)
+        head = getattr(model, "module", model).get_submodule(HEAD)
+        logits = head(features)
+        with torch.no_grad():
+            self.correct += int((logits.argmax(-1) == domains).sum())
+            self.seen += len(domains)
+        return task_loss + self.cfg.weight * nn.functional.cross_entropy(logits, domains, reduction="sum")
+
+    def progress(self) -> dict[str, float]:
+        """Domain accuracy on the batches since the last call (this process's), and the current λ."""
+        figures = {"domain_accuracy": self.correct / self.seen} if self.seen else {}
+        self.correct = self.seen = 0
+        return {**figures, "dann_lambda": round(self.scale, 4)}
+
+    def export_model(self, model: nn.Module) -> PreTrainedModel:
+        self.hook.remove()
+        model._modules.pop(HEAD, None)
+        return self.inner.export_model(model)
