@@ -151,13 +151,16 @@ class SemiConfig:
 class DomainConfig:
     """Adapting to a target domain of which only unlabelled text is at hand."""
 
-    method: str | None = None  # dann: a domain classifier behind gradient reversal (Ganin et al. 2016)
+    # dann: a domain classifier behind gradient reversal (Ganin et al. 2016) | importance_weighting: source rows
+    # weighted by how target-like they are (a density ratio from a source-vs-target classifier)
+    method: str | None = None
     target_source: str | None = None  # the target domain's texts: Hub id, local dir or file; None: data.source
     target_split: str | None = None  # split of target_source with target texts (labels, if any, never read)
     target_text_column: str | None = None  # text column of the target texts; None: data.text_column
     max_target: int | None = 10000  # target texts used (a seeded sample); None: all
     weight: float = 1.0  # weight of the domain classifier's loss against the task loss
     lambda_max: float = 1.0  # dann: gradient reversal scale reached by the end (rises as 2/(1+exp(-10p)) - 1)
+    max_weight: float = 10.0  # importance_weighting: ratios clipped to [1/max_weight, max_weight], then mean 1
 
 
 @dataclass

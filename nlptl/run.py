@@ -169,12 +169,16 @@ def learning_verdict(trainer: Trainer, metrics: dict) -> dict:
 def train(recipe: Recipe, on_evaluate: EvalCallback | None = None) -> dict:
     """Fine-tune, evaluate and save one recipe; returns metrics.json's content. `on_evaluate` gets each
     history.jsonl record as it is written and may return True to stop training there (a method above the
-    trainer, e.g. `nlptl tune`'s pruning). A recipe with `semi.method` runs its rounds (`nlptl.semi`), each
-    a plain run of this function."""
+    trainer, e.g. `nlptl tune`'s pruning). A recipe with `semi.method` runs its rounds (`nlptl.semi`) and one with
+    importance weighting weighs its rows first (`nlptl.domain`), each step a plain run of this function."""
     if recipe.semi.method:
         from nlptl.semi import run_semi
 
         return run_semi(recipe, on_evaluate)
+    if recipe.domain.method == "importance_weighting":
+        from nlptl.domain.importance import importance_weighting
+
+        return importance_weighting(recipe, on_evaluate)
     run_started = time.perf_counter()
     output_dir = recipe.resolved_output_dir()
     resume_from = find_resume_checkpoint(recipe.resume, output_dir) if recipe.resume else None

@@ -25,14 +25,14 @@ from typing import Any
 
 import datasets
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nlptl.data.files.formats import SUFFIXES
 from nlptl.data.files.load import load_raw_splits
+from nlptl.data.materialize import LABEL, recipe_on_files, write_labelled_splits, write_parquet
 from nlptl.data.pipeline import labelled_splits
 from nlptl.errors import NlptlError
-from nlptl.io import atomic_path, write_json
+from nlptl.io import write_json
 from nlptl.recipe import Recipe, SemiConfig
 from nlptl.semi.selection import Selection, check_selection_settings, select_pseudo_labels
 from nlptl.tasks import get_task
@@ -41,7 +41,6 @@ from nlptl.training.distributed import partial_state
 logger = logging.getLogger("nlptl")
 ROUNDS = "rounds"
 GOLD = "gold_label"  # the pool's own label where the unlabelled split has one: measured against, never trained on
-LABEL = "label"  # the label column (class names) of a round's data files
 
 
 def check_self_training(recipe: Recipe) -> None:
@@ -195,12 +194,9 @@ class SelfTraining:
         text = self.recipe.data.text_column
         if self.state.is_main_process:
             texts = pq.read_table(pool, columns=[text]).column(text).to_pylist()
-            for split, ds in splits.items():
-                rows = {text: list(ds[text]), LABEL: [self.label_names[i] for i in ds["labels"]]}
-                if split == "train":
-                    rows[text] += [texts[row] for row in selection.rows]
-                    rows[LABEL] += [self.label_names[label] for label in selection.labels]
-                write_parquet(rows, folder / f"{split}.parquet")
+            pseudo = {text: [texts[row] for row in selection.rows],
+                      LABEL: [self.label_names[label] for label in selection.labels]}
+            write_labelled_splits(folder, splits, text, self.label_names, extra_train=pseudo)
         self.state.wait_for_everyone()
         return folder
 
@@ -224,11 +220,8 @@ class SelfTraining:
 
     def student_recipe(self, folder: Path, data_dir: Path) -> Recipe:
         """The recipe on a round's data files (already sampled and carved): a plain run, rerunnable alone."""
-        data = dataclasses.replace(
-            self.recipe.data, source=str(data_dir), config_name=None, column_names=None, label_column=LABEL,
-            label_names=self.label_names, train_split="train", validation_split="validation", test_split="test",
-            validation_size=0, max_train_samples=None, max_eval_samples=None, unlabelled_split=None)
-        return dataclasses.replace(self.recipe, data=data, semi=SemiConfig(), output_dir=str(folder),
+        student = recipe_on_files(self.recipe, data_dir, self.label_names, folder, unlabelled_split=None)
+        return dataclasses.replace(student, semi=SemiConfig(),
                                    push_to_hub=self.recipe.push_to_hub if folder == self.output_dir else None)
 
     # ---- the report -----------------------------------------------------------------------------------
@@ -272,12 +265,6 @@ def split_scores(metrics: dict) -> dict:
     keep = ("accuracy", "f1", "num_examples")
     return {split: {k: v for k, v in metrics[split].items() if k in keep}
             for split in ("validation", "test") if split in metrics}
-
-
-def write_parquet(columns: dict[str, list], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as temporary:
-        pq.write_table(pa.table(columns), temporary)
 
 
 def self_train(recipe: Recipe, on_evaluate: Any = None) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from nlptl.domain import METHODS
 from nlptl.errors import NlptlError
 from nlptl.recipe import Recipe
 from nlptl.training.strategies.base import FullFineTuning, Strategy, parameter_counts
@@ -22,9 +23,6 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
 __all__ = ["STRATEGIES", "FullFineTuning", "Strategy", "build_strategy", "describe_strategy", "parameter_counts"]
 
 
-DOMAIN_METHODS = ("dann",)
-
-
 def build_strategy(recipe: Recipe) -> Strategy:
     """The recipe's transfer strategy, wrapped by its domain-adaptation method if it names one."""
     name = recipe.strategy.name
@@ -34,8 +32,10 @@ def build_strategy(recipe: Recipe) -> Strategy:
     method = recipe.domain.method
     if method is None:
         return strategy
-    if method not in DOMAIN_METHODS:
-        raise NlptlError(f"domain.method {method!r}: choose one of {', '.join(DOMAIN_METHODS)}")
+    if method not in METHODS:
+        raise NlptlError(f"domain.method {method!r}: choose one of {', '.join(METHODS)}")
+    if method != "dann":
+        raise NlptlError(f"domain.method {method} re-weights the data before training; run it with nlptl.train")
     from nlptl.training.strategies.domain_adversarial import DomainAdversarial
 
     return DomainAdversarial(strategy, recipe)

@@ -22,8 +22,8 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from nlptl.data.collate import PadCollator
-from nlptl.data.files.load import load_raw_splits
 from nlptl.data.truncation import encode_single
+from nlptl.domain.targets import target_texts
 from nlptl.errors import NlptlError
 from nlptl.models import load_tokenizer
 from nlptl.recipe import Recipe, TrainConfig
@@ -84,9 +84,6 @@ class DomainAdversarial:
         if recipe.task != "sequence_classification" or recipe.data.text_pair_column:
             raise NlptlError("domain.method dann applies to sequence classification of single texts")
         cfg = recipe.domain
-        if not cfg.target_split:
-            raise NlptlError("domain.method dann needs domain.target_split: unlabelled target-domain texts (a split "
-                             "of domain.target_source, default data.source)")
         if cfg.weight <= 0 or cfg.lambda_max <= 0:
             raise NlptlError(f"domain.weight {cfg.weight} and domain.lambda_max {cfg.lambda_max} must be above 0")
         self.inner, self.recipe, self.cfg = inner, recipe, cfg
@@ -100,26 +97,15 @@ class DomainAdversarial:
 
     # ---- target texts -------------------------------------------------------------------------------
     def load_target(self) -> list[dict]:
-        recipe, cfg, data = self.recipe, self.cfg, self.recipe.data
-        source = cfg.target_source or data.source
-        column = cfg.target_text_column or data.text_column
-        raw = load_raw_splits(source, None, recipe.mirrors, data.cache_dir, text_columns=[column])
-        if cfg.target_split not in raw:
-            raise NlptlError(f"domain.target_split {cfg.target_split!r}: {source} has no such split (it has: "
-                             f"{', '.join(raw)})")
-        target = raw[cfg.target_split]
-        if column not in target.column_names:
-            raise NlptlError(f"domain.target_split {cfg.target_split!r} of {source} has no text column {column!r} "
-                             f"(columns: {', '.join(target.column_names)}); set domain.target_text_column")
-        if cfg.max_target is not None and cfg.max_target < len(target):
-            target = target.shuffle(seed=recipe.seed).select(range(cfg.max_target))
+        recipe, data = self.recipe, self.recipe.data
+        texts = target_texts(recipe)
         tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
         self.collate = PadCollator(tokenizer)
-        encoded = encode_single(tokenizer, [text or "" for text in target[column]], data.max_length,
-                                data.truncation, data.head_tokens)
+        encoded = encode_single(tokenizer, texts, data.max_length, data.truncation, data.head_tokens)
         rows = [dict(zip(encoded, values, strict=True)) for values in zip(*encoded.values(), strict=True)]
         self.order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(recipe.seed)).tolist()
-        logger.info("DANN: %d target texts from %s (%s)", len(rows), source, cfg.target_split)
+        logger.info("DANN: %d target texts from %s (%s)", len(rows), self.cfg.target_source or data.source,
+                    self.cfg.target_split)
         return rows
 
     def target_batch(self, size: int, device: torch.device) -> dict[str, torch.Tensor]:
