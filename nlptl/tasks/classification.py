@@ -17,6 +17,7 @@ from nlptl.data.collate import PadCollator
 from nlptl.data.columns import to_columns, to_rows
 from nlptl.data.labels import encode_labels
 from nlptl.data.truncation import describe_truncation, encode_single
+from nlptl.data.weights import describe, resolve_class_weights, weighted_sum
 from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
 from nlptl.evaluation.plots import plot_confusion_matrix, write_probability_plots
@@ -64,9 +65,12 @@ class SequenceClassificationTask:
     model_class: type = AutoModelForSequenceClassification
     architecture_suffix = "ForSequenceClassification"
     first_token_head = True
+    problem_type: str | None = "single_label_classification"
+    source_row_column: str | None = "example_id"
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
+        self.class_weights: torch.Tensor | None = None  # train.class_weights, one per label
         self.scored: dict[str, tuple[list[int], list[list[float]]]] = {}  # split -> the last (references,
         # probabilities) scored, for the ROC/PR/reliability plots of write_reports
 
@@ -124,8 +128,23 @@ class SequenceClassificationTask:
                         labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return model(**inputs).logits, labels
 
-    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
+    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
+        class_weights = None if self.class_weights is None else self.class_weights.to(logits.device)
+        losses = torch.nn.functional.cross_entropy(logits.float(), labels, weight=class_weights, reduction="none")
+        return weighted_sum(losses, weights)
+
+    def fit_loss(self, train: datasets.Dataset, recipe: Recipe) -> dict[str, Any]:
+        ids = train.select_columns(["labels"])[:]["labels"]
+        counts = [0] * len(self.label_names)
+        for label in ids:
+            counts[label] += 1
+        weights = resolve_class_weights(recipe.train.class_weights, self.label_names, counts)
+        self.class_weights = None if weights is None else torch.tensor(weights)
+        return {} if weights is None else {"class_weights": describe(weights, self.label_names)}
+
+    def finish_model(self, model: PreTrainedModel) -> None:
+        return None  # the labels are in config.json already
 
     def count_targets(self, labels: torch.Tensor) -> int:
         return int(labels.numel())

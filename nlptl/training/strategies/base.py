@@ -39,8 +39,9 @@ class Strategy(Protocol):
     def on_step_start(self, model: torch.nn.Module, step: int) -> None:
         """Called before each optimizer step with the number of steps done (unfreezing every N steps)."""
 
-    def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task) -> torch.Tensor:
-        """Summed loss of one micro-batch."""
+    def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Summed loss of one micro-batch (`weights`: one per row, from data.weight_column)."""
 
     def export_model(self, model: torch.nn.Module) -> PreTrainedModel:
         """The plain transformers model to save, called once after training (may change `model` in place)."""
@@ -71,8 +72,9 @@ class FullFineTuning:
     def on_step_start(self, model: torch.nn.Module, step: int) -> None:
         return None
 
-    def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task) -> torch.Tensor:
-        return task.loss_sum(*task.training_logits(model, inputs, labels))
+    def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
+        return task.loss_sum(*task.training_logits(model, inputs, labels), weights)
 
     def export_model(self, model: torch.nn.Module) -> PreTrainedModel:
         return cast(PreTrainedModel, model)
