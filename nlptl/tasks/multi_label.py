@@ -174,7 +174,8 @@ class MultiLabelClassificationTask(SequenceClassificationTask):
                    f'print(classifier("{example}"))  # every label\'s sigmoid score\n\n'
                    f'# the labels above their thresholds (config.json {THRESHOLDS}):\nimport nlptl\n'
                    f'print(nlptl.Predictor("{repo_id}").predict(["{example}"]))'),
-            length_note=describe_truncation(data.max_length, data.truncation, data.head_tokens),
+            length_note=describe_truncation(data.max_length, data.truncation, data.head_tokens)
+            + " unless predicted with `nlptl predict --long-text window` (windows' outputs averaged).",
             input_line=f"text column: `{data.text_column}`; labels: "
             + (f"columns {', '.join(data.label_columns)}" if data.label_columns else f"column `{data.label_column}`"),
         )

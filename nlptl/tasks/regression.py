@@ -179,7 +179,8 @@ class RegressionTask(SequenceClassificationTask):
                    f'print(regressor("{example}"))  # the value, in the training data\'s units\n\n'
                    f'# or, in batches with length sorting:\nimport nlptl\n'
                    f'print(nlptl.Predictor("{repo_id}").predict(["{example}"]))'),
-            length_note=describe_truncation(data.max_length, data.truncation, data.head_tokens),
+            length_note=describe_truncation(data.max_length, data.truncation, data.head_tokens)
+            + " unless predicted with `nlptl predict --long-text window` (windows' outputs averaged).",
             input_line=f"text column: `{data.text_column}`; target column(s): {', '.join(targets)}",
         )
 
