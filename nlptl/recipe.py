@@ -67,7 +67,7 @@ class DataConfig:
     label_columns: list[str] | None = None  # instead of label_column: one 0/1 column per label, or one per target
     label_delimiter: str = ","  # multi-label: separates the label names in a text label ("sports,politics")
     standardize_targets: bool = True  # regression: train on (y - mean) / std of train; predictions in the data's units
-    weight_column: str | None = None  # per-example loss weights (numbers >= 0, e.g. importance weights); mean 1 on train
+    weight_column: str | None = None  # per-example loss weights (numbers >= 0, importance weights), rescaled to mean 1
 
 
 @dataclass

@@ -40,7 +40,8 @@ class PadCollator:
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         features = [{k: row[k] for k in self.keep if k in row} for row in rows]
         labels = features[0].get("labels")
-        pad = self.per_row if labels is not None and (self.row_labels or not isinstance(labels, list)) else self.per_token
+        per_row = labels is not None and (self.row_labels or not isinstance(labels, list))
+        pad = self.per_row if per_row else self.per_token
         return dict(pad(features))
 
     def set_epoch(self, epoch: int) -> None:

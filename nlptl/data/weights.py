@@ -73,7 +73,8 @@ def as_number(value: object) -> float | None:
         return None
 
 
-def attach_weights(tokenized: datasets.Dataset, raw: datasets.Dataset, column: str, row_column: str) -> datasets.Dataset:
+def attach_weights(tokenized: datasets.Dataset, raw: datasets.Dataset, column: str,
+                   row_column: str) -> datasets.Dataset:
     """The tokenized train split with a `weight` column: each model row gets the (mean-1) weight of the raw row
     `row_column` names."""
     values = [float(v) for v in raw.select_columns([column])[:][column]]

@@ -38,8 +38,8 @@ from nlptl.data.files.origin import files_of, where
 from nlptl.data.files.problems import missing_column
 from nlptl.data.labels import UNLABELLED, WHOLE_NUMBER, check_label_values
 from nlptl.data.tags import tag_feature
-from nlptl.errors import NlptlError
 from nlptl.data.targets import multi_hot, regression_targets
+from nlptl.errors import NlptlError
 from nlptl.inference.predictor import MULTI_LABEL, SEQUENCE, TEXT_KINDS, Predictor
 from nlptl.inference.trained import saved_recipe
 from nlptl.io import check_writable, replace_dir, write_json

@@ -109,7 +109,8 @@ def head_outputs(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, enc
     if rows == 0:
         return outputs
     for batch_rows, values in sorted_forward(model, tokenizer, encoded, batch_size,
-                                             lambda logits: transform(logits.float()).cpu(), model_inputs=tuple(encoded)):
+                                             lambda logits: transform(logits.float()).cpu(),
+                                             model_inputs=tuple(encoded)):
         outputs[batch_rows] = values
     return outputs
 

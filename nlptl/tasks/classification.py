@@ -56,7 +56,7 @@ def check_text_columns(split: str, ds: datasets.Dataset, text_column: str, pair_
 
 class SequenceClassificationTask:
     name = "sequence_classification"
-    stratify_column = "labels"
+    stratify_column: str | None = "labels"
     main_metric = "accuracy"
     pipeline_tag = "text-classification"
     description = "text classification"

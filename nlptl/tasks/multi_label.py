@@ -82,7 +82,7 @@ def tuned_thresholds(probabilities: list[list[float]], references: list[list[flo
 
 class MultiLabelClassificationTask(SequenceClassificationTask):
     name = "multi_label_classification"
-    stratify_column = None  # a label set is no single class to stratify by
+    stratify_column: str | None = None  # a label set is no single class to stratify by
     main_metric = "f1_micro"
     description = "multi-label text classification"
     metric_names = {"f1_micro": "F1 (micro)", "f1_macro": "F1 (macro)", "subset_accuracy": "Subset accuracy",

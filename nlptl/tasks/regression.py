@@ -62,16 +62,16 @@ def regression_metrics(predictions: list[list[float]], references: list[list[flo
 
 def head_layer(model: torch.nn.Module) -> torch.nn.Linear:
     """The head's output layer: the last linear layer with one output per target."""
-    outputs = model.config.num_labels
+    outputs = int(model.config.num_labels)
     layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == outputs]
     if not layers:
-        raise RuntimeError(f"no linear layer with {outputs} outputs in {type(model).__name__}")  # a bug, not a user error
+        raise RuntimeError(f"no linear layer with {outputs} outputs in {type(model).__name__}")  # a bug, not the user's
     return layers[-1]
 
 
 class RegressionTask(SequenceClassificationTask):
     name = "regression"
-    stratify_column = None
+    stratify_column: str | None = None
     main_metric = "pearson"
     description = "text regression"
     metric_names = {"mse": "MSE", "rmse": "RMSE", "mae": "MAE", "pearson": "Pearson r", "spearman": "Spearman rho"}
@@ -86,7 +86,8 @@ class RegressionTask(SequenceClassificationTask):
     def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
         cfg = recipe.data
         if recipe.train.regression_loss not in LOSSES:
-            raise NlptlError(f"train.regression_loss={recipe.train.regression_loss!r}: choose one of {', '.join(LOSSES)}")
+            raise NlptlError(f"train.regression_loss={recipe.train.regression_loss!r}: choose one of "
+                             f"{', '.join(LOSSES)}")
         self.loss = recipe.train.regression_loss
         columns = list(cfg.label_columns or [cfg.label_column])
         result = {}

@@ -159,8 +159,8 @@ class TokenClassificationTask:
     def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor,
                  weights: torch.Tensor | None = None) -> torch.Tensor:
         class_weights = None if self.class_weights is None else self.class_weights.to(logits.device)
-        losses = torch.nn.functional.cross_entropy(logits.float().flatten(0, -2), labels.flatten(), weight=class_weights,
-                                                   ignore_index=IGNORE_INDEX, reduction="none")
+        losses = torch.nn.functional.cross_entropy(logits.float().flatten(0, -2), labels.flatten(),
+                                                   weight=class_weights, ignore_index=IGNORE_INDEX, reduction="none")
         return weighted_sum(losses.view(labels.shape), weights)
 
     def fit_loss(self, train: datasets.Dataset, recipe: Recipe) -> dict[str, Any]:

@@ -28,7 +28,8 @@ def card_for(tmp_path, task: str, **data) -> ModelCard:
     ("multi_label_classification",
      'classifier = pipeline("text-classification", model="me/model", top_k=None)',
      "Inputs longer than 64 tokens are cut (the first 16 tokens and the end are kept) unless predicted with "
-     "`nlptl predict --long-text window` (windows' outputs averaged).", "- text column: `body`; labels: column `label`"),
+     "`nlptl predict --long-text window` (windows' outputs averaged).",
+     "- text column: `body`; labels: column `label`"),
     ("regression", 'regressor = pipeline("text-classification", model="me/model", function_to_apply="none")',
      "Inputs longer than 64 tokens are cut", "- text column: `body`; target column(s): label"),
     ("token_classification", 'ner = pipeline("token-classification", model="me/model", aggregation_strategy="simple")',
