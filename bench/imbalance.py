@@ -11,7 +11,7 @@ Reported: macro-F1 and minority-class (positive) recall on the test set, per see
 (each seed draws its own train sample, head init and batch order, on every side alike).
 
     python bench/imbalance.py [--seeds 3] [--epochs 2] [--lr 1e-4] [--train 2000] [--positive-share 0.1]
-        [--rows rows.jsonl]
+        [--rows rows.jsonl] [--trainer-seeds N]
 
 With --rows, each finished (run, seed) row is appended to that file and reused by a rerun with the same file.
 On a shared CPU run it with OMP_NUM_THREADS=1: OpenMP threads spinning against other processes' threads made
@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=2000, help="train sentences drawn")
     parser.add_argument("--positive-share", type=float, default=0.1)
     parser.add_argument("--no-trainer", action="store_true", help="skip the transformers.Trainer rows")
+    parser.add_argument("--trainer-seeds", type=int, default=None, help="run the Trainer on the first N seeds only")
     parser.add_argument("--rows", type=Path, default=None, help="jsonl of finished rows (appended, reused)")
     args = parser.parse_args()
     print_machine()
@@ -132,6 +133,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             data = write_data(Path(folder), args, seed)
             for name, run in runs.items():
+                if name.startswith("hf") and args.trainer_seeds is not None and seed >= 42 + args.trainer_seeds:
+                    continue
                 found = [row for row in done if row["run"] == name and row["seed"] == seed]
                 rows.append(found[0] if found else {"run": name, "seed": seed, **run(data, seed)})
                 print(rows[-1], flush=True)
@@ -142,14 +145,14 @@ def main() -> None:
     summary = []
     for name in runs:
         mine = [row for row in rows if row["run"] == name]
-        entry: dict = {"run": name}
+        entry: dict = {"run": name, "seeds": len(mine)}
         for key in ("macro_f1", "minority_recall", "majority_recall"):
             values = [row[key] for row in mine]
             entry[key] = f"{statistics.mean(values):.4f} ± {statistics.stdev(values) if len(values) > 1 else 0:.4f}"
         summary.append(entry)
     print(f"test set: SST-2 test (GLUE validation, 872 sentences, balanced); train: {args.train} sentences, "
           f"{args.positive_share:.0%} positive; mean ± std over {args.seeds} seed(s)")
-    print_table(summary, ["run", "macro_f1", "minority_recall", "majority_recall"])
+    print_table(summary, ["run", "seeds", "macro_f1", "minority_recall", "majority_recall"])
 
 
 if __name__ == "__main__":
