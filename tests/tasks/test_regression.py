@@ -78,3 +78,18 @@ def test_a_target_that_is_no_number_names_the_row(values, message):
     with pytest.raises(NlptlError) as err:
         regression_targets(datasets.Dataset.from_dict({"y": values}), "train", "y", None)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("problem, kind", [
+    (None, "sequence_classification"), ("single_label_classification", "sequence_classification"),
+    ("multi_label_classification", "multi_label_classification"), ("regression", "regression"),
+])
+def test_a_checkpoint_kind_comes_from_its_problem_type(problem, kind):
+    from transformers import BertConfig
+
+    from nlptl.tasks import checkpoint_task
+
+    config = BertConfig(architectures=["BertForSequenceClassification"], problem_type=problem)
+    assert checkpoint_task(config) == kind
+    assert checkpoint_task(BertConfig(architectures=["BertForTokenClassification"], problem_type=problem)) == (
+        "token_classification")
