@@ -60,9 +60,9 @@ def regression_metrics(predictions: list[list[float]], references: list[list[flo
     return result
 
 
-def head_layer(model: torch.nn.Module) -> torch.nn.Linear:
+def head_layer(model: PreTrainedModel) -> torch.nn.Linear:
     """The head's output layer: the last linear layer with one output per target."""
-    outputs = int(model.config.num_labels)
+    outputs = model.config.num_labels
     layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == outputs]
     if not layers:
         raise RuntimeError(f"no linear layer with {outputs} outputs in {type(model).__name__}")  # a bug, not the user's
