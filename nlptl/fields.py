@@ -23,6 +23,8 @@ from typing import Any
 from nlptl.errors import NlptlError
 
 LearningRate = float | str  # a number, or "auto": an LR range test on the run's data picks it (nlptl.training.lr_find)
+ClassWeights = str | dict[str, float]  # "none", "balanced", or {label: weight} (nlptl.data.weights)
+CLASS_WEIGHT_MODES = ("none", "balanced")
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ def type_name(tp: Any) -> str:
     """How a field's type reads in help and errors: `int | None`, `list[str]`, `float | auto`."""
     if tp == LearningRate:
         return "float | auto"
+    if tp == ClassWeights:
+        return "none | balanced | {label: weight}"
     base, optional = _strip_optional(tp)
     origin, args = typing.get_origin(base), typing.get_args(base)
     if origin is not None:
@@ -129,6 +133,26 @@ def parse_learning_rate(value: Any, name: str) -> float | str:
     return lr
 
 
+def parse_class_weights(value: Any, name: str) -> str | dict[str, float]:
+    """`none`, `balanced`, or a mapping label -> positive weight (`pos=3,neg=1` on the command line)."""
+    if isinstance(value, str) and value.strip().lower() in CLASS_WEIGHT_MODES:
+        return value.strip().lower()
+    if isinstance(value, str) and "=" in value:
+        value = dict(pair.partition("=")[::2] for pair in value.split(",") if pair.strip())
+    if isinstance(value, dict) and value:
+        weights: dict[str, float] = {}
+        for label, weight in value.items():
+            try:
+                number = float(weight) if not isinstance(weight, bool) else math.nan
+            except (TypeError, ValueError):
+                number = math.nan
+            if not number >= 0 or math.isinf(number):
+                raise NlptlError(f"--{name}: weight {weight!r} of label {str(label).strip()!r} is not a number >= 0")
+            weights[str(label).strip()] = number
+        return weights
+    raise NlptlError(f"--{name}: cannot read {value!r}: give none, balanced, or label=weight pairs (pos=3,neg=1)")
+
+
 def parse_value(text: str, tp: Any, name: str) -> Any:
     """Convert one command-line string to the field's declared type, or say which field is wrong.
 
@@ -136,6 +160,8 @@ def parse_value(text: str, tp: Any, name: str) -> Any:
     optional field."""
     if tp == LearningRate:
         return parse_learning_rate(text, name)
+    if tp == ClassWeights:
+        return parse_class_weights(text, name)
     base, optional = _strip_optional(tp)
     if optional and text.lower() in ("none", "null", ""):
         return None
@@ -175,6 +201,8 @@ def check_value(value: Any, tp: Any, name: str) -> Any:
     """Validate a value from YAML or Python against the field type (YAML already gives ints, lists, dicts)."""
     if tp == LearningRate:
         return parse_learning_rate(value, name)
+    if tp == ClassWeights:
+        return parse_class_weights(value, name)
     base, optional = _strip_optional(tp)
     if value is None:
         if optional:

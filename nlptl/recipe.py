@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from nlptl.errors import NlptlError
-from nlptl.fields import LearningRate, set_field
+from nlptl.fields import ClassWeights, LearningRate, set_field
 
 __all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "DomainConfig", "LearningRate", "MaskedLMConfig",
            "ModelConfig", "Recipe", "SemiConfig", "StrategyConfig", "TrainConfig", "load_recipe_file",
@@ -66,6 +66,11 @@ class DataConfig:
     stride: int | None = None  # overlap (tokens) of neighbouring windows (NER, long_text window); None: auto
     ner_strict: bool = False  # score only well-formed IOB2 entities (seqeval mode="strict"); default: conlleval-like
     ner_decoding: str = "constrained"  # constrained: best valid IOB2 sequence (Viterbi); argmax: each word alone
+    # Multi-label classification and regression (task=multi_label_classification | regression):
+    label_columns: list[str] | None = None  # instead of label_column: one 0/1 column per label, or one per target
+    label_delimiter: str = ","  # multi-label: separates the label names in a text label ("sports,politics")
+    standardize_targets: bool = True  # regression: train on (y - mean) / std of train; predictions in the data's units
+    weight_column: str | None = None  # per-example loss weights (numbers >= 0, importance weights), rescaled to mean 1
 
 
 @dataclass
@@ -99,6 +104,9 @@ class TrainConfig:
     keep_checkpoints: int = 2  # most recent step checkpoints kept (the best one is always kept)
     log_every: int = 50  # optimizer steps between training loss logs
     log_with: list[str] = field(default_factory=lambda: ["tensorboard"])  # tensorboard, wandb, mlflow
+    class_weights: ClassWeights = "none"  # none | balanced (inverse frequency on train) | {label: weight} in the loss
+    regression_loss: str = "mse"  # regression: mse | huber (delta 1, on standardized targets)
+    tune_thresholds: bool = False  # multi-label: per-label thresholds that maximise F1 on validation (else 0.5)
 
 
 @dataclass
@@ -183,7 +191,8 @@ class Recipe:
     """One fine-tuning run."""
 
     name: str = "run"  # names the run: output dir runs/<name>, tracker project
-    task: str = "sequence_classification"  # sequence_classification | token_classification | masked_lm
+    # sequence_classification | multi_label_classification | regression | token_classification | masked_lm
+    task: str = "sequence_classification"
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

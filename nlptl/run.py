@@ -125,6 +125,7 @@ def save_outputs(trainer: Trainer, tokenizer, recipe: Recipe, metrics: dict) -> 
     all are written: a full disk leaves the output dir as it was."""
     output_dir = recipe.resolved_output_dir()
     model = trainer.strategy.export_model(trainer.accelerator.unwrap_model(trainer.model))  # e.g. LoRA merged
+    trainer.task.finish_model(model)  # what prediction needs besides the weights (thresholds, target scale)
     with atomic_dir_contents(output_dir) as staging:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
@@ -194,7 +195,8 @@ def train(recipe: Recipe, on_evaluate: EvalCallback | None = None) -> dict:
     task = get_task(recipe.task)
     tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
     augmentation = AugmentStage(recipe, task, accelerator)  # checks recipe.augment before any data is read
-    splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first, augmentation)
+    loss_record: dict = {}
+    splits = build_datasets(recipe, task, tokenizer, accelerator.main_process_first, augmentation, loss_record)
     recipe, lr_found = resolve_lr(recipe, task, tokenizer, splits, accelerator, resumed=resume_from is not None)
     trainer = Trainer(recipe, task, tokenizer, splits, accelerator, strategy, augmentation.train_collator,
                       on_evaluate)
@@ -214,6 +216,7 @@ def train(recipe: Recipe, on_evaluate: EvalCallback | None = None) -> dict:
     if lr_found is not None:
         metrics["train"]["lr_find"] = lr_found.to_dict()
     metrics["train"].update(augmentation.report(output_dir))  # counts; augmentation_samples.jsonl
+    metrics["train"].update(loss_record)  # class weights, example weights, target scale
     trainer.load_best_model()
     for split in ("validation", "test"):
         if split in splits:

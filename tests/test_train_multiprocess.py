@@ -68,3 +68,46 @@ def test_two_processes_train_and_evaluate_like_one(tiny_model_dir, tiny_data_dir
     assert files_of(tmp_path / "one") <= files_of(two_dir)
     steps = [json.loads(line)["step"] for line in (two_dir / "history.jsonl").read_text().splitlines()]
     assert steps == [8, 16]  # one record per evaluation, not one per process
+
+
+def test_class_and_example_weights_are_exact_across_two_processes(tiny_model_dir, tiny_data_dir, tmp_path):
+    """Balanced class weights and a weight column: 2 processes x batch 8 give the weights of 1 process x batch 8
+    x 2 accumulated micro-batches (the weighted loss sums are normalised by the target count of the window)."""
+    import random
+
+    import pandas as pd
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = random.Random(0)
+    for split in ("train", "validation", "test"):
+        frame = pd.read_parquet(tiny_data_dir / f"{split}.parquet")
+        if split == "train":
+            frame = pd.concat([frame[frame.label == 0], frame[frame.label == 1].iloc[:40]]).reset_index(drop=True)
+        frame["w"] = [rng.uniform(0, 3) for _ in range(len(frame))]
+        frame.to_parquet(data / f"{split}.parquet")
+
+    def recipe(out: Path, **train):
+        made = tiny_recipe(tiny_model_dir, data, out, max_steps=4, batch_size=8, group_by_length=False,
+                           class_weights="balanced", **train)
+        made.model.dropout, made.data.weight_column = 0.0, "w"
+        return made
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one = nlptl.train(recipe(tmp_path / "one", grad_accum=2))
+    finally:
+        torch.set_num_threads(threads)
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(recipe_to_yaml(recipe(tmp_path / "two")))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "nlptl.cli",
+               "train", str(recipe_file)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert two["train"]["class_weights"] == one["train"]["class_weights"] and one["train"]["example_weights"]
+    a, b = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("one", "two"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a)

@@ -12,7 +12,7 @@ from transformers import DataCollatorForTokenClassification, DataCollatorWithPad
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 """The columns a batch hands to the model's forward (the rest are targets and bookkeeping)."""
-PASSTHROUGH = ("labels", "example_id")
+PASSTHROUGH = ("labels", "example_id", "weight")  # weight: per-example loss weights (nlptl.data.weights)
 
 
 class Collator(Protocol):
@@ -30,8 +30,9 @@ class PadCollator:
     than the model inputs, `labels` and `example_id` (e.g. NER's stitching columns) are left behind."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, pad_to_multiple_of: int | None = None,
-                 model_inputs: tuple[str, ...] = MODEL_INPUTS) -> None:
+                 model_inputs: tuple[str, ...] = MODEL_INPUTS, row_labels: bool = False) -> None:
         self.tokenizer = tokenizer
+        self.row_labels = row_labels  # list-valued labels belong to the row (multi-label, several targets)
         self.keep = (*model_inputs, *PASSTHROUGH)
         self.per_token = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
         self.per_row = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
@@ -39,7 +40,8 @@ class PadCollator:
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         features = [{k: row[k] for k in self.keep if k in row} for row in rows]
         labels = features[0].get("labels")
-        pad = self.per_row if labels is not None and not isinstance(labels, list) else self.per_token
+        per_row = labels is not None and (self.row_labels or not isinstance(labels, list))
+        pad = self.per_row if per_row else self.per_token
         return dict(pad(features))
 
     def set_epoch(self, epoch: int) -> None:

@@ -40,7 +40,9 @@ def check_label_values(ds: datasets.Dataset, column: str, split: str) -> None:
 
 
 def is_unlabelled(ds: datasets.Dataset, column: str) -> bool:
-    """True when no row of the split carries a label."""
+    """True when no row of the split carries a label (a list column, multi-label: when every row is null)."""
+    if isinstance(ds.features[column], datasets.List | datasets.LargeList):
+        return all(value is None for value in ds.select_columns([column])[:][column])
     return all(value in UNLABELLED for value in ds.unique(column))
 
 

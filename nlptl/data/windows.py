@@ -56,6 +56,16 @@ def pool_windows(probabilities: torch.Tensor, owners: list[int], texts: int, poo
     return pooled.softmax(dim=-1)
 
 
+def mean_by_text(values: torch.Tensor, owners: list[int], texts: int) -> torch.Tensor:
+    """Plain mean of each text's window outputs (multi-label probabilities, regression values)."""
+    if len(owners) == texts and owners == list(range(texts)):
+        return values
+    index = torch.tensor(owners, dtype=torch.long)
+    sums = torch.zeros(texts, values.shape[1]).index_add_(0, index, values.float())
+    counts = torch.zeros(texts).index_add_(0, index, torch.ones(len(owners)))
+    return sums / counts.clamp(min=1).unsqueeze(1)
+
+
 def number_rows(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
     """Dataset.map function: `example_id` = the window's row number (windows are made per batch, so the
     row number is only known after the first map)."""

@@ -73,6 +73,9 @@ def build_ensemble(runs: list[Path], output: Path, weights: list[float] | None =
                              f"with labels {first_labels}; an ensemble needs the same labels in the same order")
         if vocab != first_vocab:
             raise NlptlError(f"{run}: its tokenizer differs from {runs[0]}'s; ensemble runs of the same base model")
+    if combine == "probabilities" and first_kind in ("multi_label_classification", "regression"):
+        raise NlptlError(f"--combine probabilities averages softmax probabilities, which a {first_kind} model has "
+                         "none of; use --combine logits (the mean of the sigmoid logits or of the values)")
     staging = output.with_name(f".{output.name}.{os.getpid()}.building")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

@@ -38,12 +38,15 @@ from nlptl.data.files.origin import files_of, where
 from nlptl.data.files.problems import missing_column
 from nlptl.data.labels import UNLABELLED, WHOLE_NUMBER, check_label_values
 from nlptl.data.tags import tag_feature
+from nlptl.data.targets import multi_hot, regression_targets
 from nlptl.errors import NlptlError
-from nlptl.inference.predictor import SEQUENCE, Predictor
+from nlptl.inference.predictor import MULTI_LABEL, SEQUENCE, TEXT_KINDS, Predictor
 from nlptl.inference.trained import saved_recipe
 from nlptl.io import check_writable, replace_dir, write_json
 from nlptl.recipe import DataConfig, Recipe
 from nlptl.tasks.classification import SequenceClassificationTask
+from nlptl.tasks.multi_label import MultiLabelClassificationTask
+from nlptl.tasks.regression import RegressionTask
 from nlptl.tasks.token_classification import TokenClassificationTask
 from nlptl.training.distributed import partial_state
 
@@ -164,6 +167,45 @@ def score_classification(predictor: Predictor, ds: datasets.Dataset, split: str,
     return metrics
 
 
+def target_rows(predictor: Predictor, ds: datasets.Dataset, split: str, data: DataConfig,
+                label_column: str) -> list[list[float]]:
+    """Each row's targets in the model's label order: a multi-label row's 0/1 vector, a regression row's values."""
+    columns = data.label_columns
+    if predictor.kind == MULTI_LABEL:
+        if columns and list(columns) != predictor.labels:
+            raise NlptlError(f"the model's labels {predictor.labels} differ from its recipe's data.label_columns "
+                             f"{columns}; evaluate with the run's own recipe.yaml next to the model")
+        return multi_hot(ds, split, label_column, columns, data.label_delimiter, predictor.labels)[0]
+    return regression_targets(ds, split, label_column, columns if columns else None)[0]
+
+
+def score_targets(predictor: Predictor, ds: datasets.Dataset, split: str, text_column: str,
+                  pair_column: str | None, references: list[list[float]], progress: bool) -> dict[str, Any]:
+    """Multi-label (at the model's saved thresholds) and regression scores, as training computes them."""
+    from tqdm.auto import tqdm
+
+    texts = column(ds, text_column)
+    pairs = column(ds, pair_column) if pair_column else None
+    predictor.check_pairs(texts, pairs)
+    rows = shard(len(texts))
+    scored: list[tuple[int, list[float]]] = []
+    for start in tqdm(range(0, len(rows), CHUNK), desc=f"evaluating {split}", unit="chunk",
+                      disable=not (progress and partial_state().is_main_process)):
+        chunk = rows[start:start + CHUNK]
+        values = predictor.outputs([texts[i] for i in chunk], [pairs[i] for i in chunk] if pairs is not None else None)
+        scored += list(zip(chunk, values.tolist(), strict=True))
+    task: MultiLabelClassificationTask | RegressionTask
+    if predictor.kind == MULTI_LABEL:
+        task = MultiLabelClassificationTask()
+        task.thresholds = predictor.thresholds
+    else:
+        task = RegressionTask()  # the saved head outputs the data's units: no scale to undo
+    task.label_names = predictor.labels
+    metrics = task.compute_metrics(gathered(scored, len(texts)), references, split, None)
+    metrics["reports"] = task
+    return metrics
+
+
 def ner_labels(ds: datasets.Dataset, data: DataConfig, split: str, labels: list[str]) -> list[list[int]]:
     """Each sentence's tags as the model's ids, by name (IOB1 is rewritten to IOB2 as in training)."""
     from nlptl import iob2
@@ -233,23 +275,26 @@ def evaluate(run: str | Path, data: str, *, split: str = "test", output_dir: str
     trained = recipe.data if recipe else DataConfig()
     text_column = text_column or predictor.default_text_column
     label_column = label_column or trained.label_column
-    if predictor.kind != SEQUENCE and text_pair_column:
+    if predictor.kind not in TEXT_KINDS and text_pair_column:
         raise NlptlError("--text-pair-column applies to sequence classification; this is a token-classification model")
     with state.main_process_first():
         raw = load_raw_splits(data, config_name, recipe_mirrors or {}, trained.cache_dir,
-                              text_columns=[text_column, text_pair_column] if predictor.kind == SEQUENCE else [],
-                              label_column=label_column if predictor.kind == SEQUENCE else None)
+                              text_columns=[text_column, text_pair_column] if predictor.kind in TEXT_KINDS else [],
+                              label_column=label_column if predictor.kind in TEXT_KINDS else None)
     ds = pick_split(raw, split, data)
     seed = seed if seed is not None else (recipe.seed if recipe else 42)
-    if predictor.kind == SEQUENCE:
+    if predictor.kind in TEXT_KINDS:
         pair_column = pair_column_for(predictor, text_pair_column, ds, split)
         if text_column not in ds.column_names:
             raise missing_column(files_of(ds, split), text_column, ds.column_names, "choose it with --text-column")
         check_texts(datasets.DatasetDict({split: ds}), [text_column, pair_column])
-        references = label_ids(ds, label_column, split, predictor.labels, ids_given=bool(trained.label_names))
+        if predictor.kind == SEQUENCE:
+            references: list = label_ids(ds, label_column, split, predictor.labels, ids_given=bool(trained.label_names))
+        else:
+            references = target_rows(predictor, ds, split, trained, label_column)
         chosen = sample(ds.add_column("__reference", references), max_samples, seed)
-        metrics = score_classification(predictor, chosen, split, text_column, pair_column,
-                                       column(chosen, "__reference"), progress)
+        score = score_classification if predictor.kind == SEQUENCE else score_targets
+        metrics = score(predictor, chosen, split, text_column, pair_column, column(chosen, "__reference"), progress)
         settings = predictor.settings
         handling = SequenceClassificationTask().long_text(dataclasses.replace(
             trained, max_length=settings.max_length, truncation=settings.truncation, head_tokens=settings.head_tokens,
@@ -270,7 +315,8 @@ def evaluate(run: str | Path, data: str, *, split: str = "test", output_dir: str
         "processes": state.num_processes, "seconds": round(time.perf_counter() - started, 2)}}
     if state.is_main_process:
         write_outputs(out, result, task, split)
-        shown = {k: metrics[k] for k in ("accuracy", "f1", "roc_auc", "ece") if k in metrics}
+        shown = {k: metrics[k] for k in ("accuracy", "f1", "roc_auc", "ece", "f1_micro", "f1_macro", "mse", "mae",
+                                         "pearson", "spearman") if k in metrics}
         logger.info("%s %s (%d examples): %s -> %s", data, split, metrics["num_examples"], shown, out)
     state.wait_for_everyone()
     return result

@@ -26,7 +26,7 @@ from nlptl.errors import NlptlError
 from nlptl.export.parity import Parity, compare, sample_texts
 from nlptl.inference.engine import encode_texts
 from nlptl.inference.onnx_backend import EXPORT_INFO, INSTALL_HINT, ONNX_FILE, OnnxModel
-from nlptl.inference.predictor import SEQUENCE, Predictor
+from nlptl.inference.predictor import TEXT_KINDS, Predictor
 from nlptl.inference.trained import saved_recipe
 from nlptl.io import write_json
 
@@ -76,8 +76,8 @@ def held_out(predictor: Predictor, run: str, data: str | None, split: str | None
         raise NlptlError(f"{run} has no recipe.yaml to find held-out texts in; pass --parity-data FILE "
                          "(or --parity-samples 0 to skip the parity check)")
     cfg = recipe.data if recipe else None
-    column = (cfg.tokens_column if predictor.kind != SEQUENCE else cfg.text_column) if cfg else "text"
-    pair_column = predictor.pair_column if predictor.kind == SEQUENCE else None
+    column = (cfg.tokens_column if predictor.kind not in TEXT_KINDS else cfg.text_column) if cfg else "text"
+    pair_column = predictor.pair_column if predictor.kind in TEXT_KINDS else None
     if data is None:
         assert cfg is not None
         return sample_texts(cfg.source, split or cfg.test_split, column, pair_column, samples, cfg.config_name,
@@ -94,7 +94,7 @@ def example_batch(predictor: Predictor) -> dict[str, torch.Tensor]:
 
 
 def encode_for_parity(predictor: Predictor, texts: list[str], pairs: list[str] | None) -> dict[str, list[list[int]]]:
-    if predictor.kind == SEQUENCE:
+    if predictor.kind in TEXT_KINDS:
         return encode_texts(predictor.tokenizer, texts, predictor.settings, pairs)[0]
     encoded = predictor.tokenizer(texts, truncation=True, max_length=predictor.settings.max_length)
     return {name: encoded[name] for name in MODEL_INPUTS if name in encoded}

@@ -215,8 +215,30 @@ def hyperparameters(recipe: Recipe, trained: dict[str, Any] | None = None) -> li
         ("truncation", data.truncation),
         ("dropout override", model.dropout),
         ("seed", recipe.seed),
+        *loss_rows(recipe, trained or {}),
     ]
     return [(name, format_value(value)) for name, value in rows if value is not None]
+
+
+def loss_rows(recipe: Recipe, trained: dict[str, Any]) -> list[tuple[str, Any]]:
+    """What weighted or scaled the loss: class weights (as used), example weights, a regression's target scale,
+    from the recipe and what metrics.json recorded."""
+    rows: list[tuple[str, Any]] = []
+    weights = trained.get("class_weights")
+    if recipe.train.class_weights != "none":
+        setting = recipe.train.class_weights if isinstance(recipe.train.class_weights, str) else "given"
+        used = ", ".join(f"{label} {weight:g}" for label, weight in (weights or {}).items())
+        rows.append(("class weights", f"{setting}: {used}" + (f" ({trained['class_weights_as']})"
+                                                              if trained.get("class_weights_as") else "")))
+    example = trained.get("example_weights")
+    if recipe.data.weight_column:
+        detail = f", min {example['min']:g}, max {example['max']:g} after rescaling" if example else ""
+        rows.append(("example weights", f"column `{recipe.data.weight_column}`, rescaled to mean 1{detail}"))
+    scale = trained.get("target_scale")
+    if scale:
+        rows.append(("target standardisation", f"mean {format_value(scale['mean'])}, std {format_value(scale['std'])} "
+                                               "(folded into the saved head: outputs are in the data's units)"))
+    return rows
 
 
 def results_table(metrics: dict[str, Any], task: Task) -> tuple[list[str], list[tuple[str, list[str]]]]:

@@ -96,3 +96,19 @@ def class_probabilities(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBa
                                                           model_inputs=tuple(encoded)):
         probabilities[batch_rows] = batch_probabilities
     return probabilities
+
+
+def head_outputs(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, encoded: dict[str, list[list[int]]],
+                 batch_size: int, transform: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """`transform(logits)` (fp32) for each encoded row, shape (rows, outputs), in row order: a multi-label
+    head's sigmoids, a regression head's values."""
+    rows = len(encoded["input_ids"])
+    outputs = torch.empty(rows, model.config.num_labels or 0, dtype=torch.float32)
+    if rows == 0:
+        return outputs
+    for batch_rows, values in sorted_forward(model, tokenizer, encoded, batch_size,
+                                             lambda logits: transform(logits.float()).cpu(),
+                                             model_inputs=tuple(encoded)):
+        outputs[batch_rows] = values
+    return outputs
+

@@ -29,7 +29,7 @@ from nlptl.training.distributed import partial_state
 
 logger = logging.getLogger("nlptl")
 SKIP_REASON = "skip_reason"
-TEXT_COLUMNS = ("label", "entities", SKIP_REASON)  # every other added column is a float score
+TEXT_COLUMNS = ("label", "entities", "labels", "scores", SKIP_REASON)  # every other added column is a float
 
 
 @dataclass
@@ -48,9 +48,7 @@ class PredictSummary:
 
 
 def added_columns(predictor: Predictor, all_scores: bool, bad_rows: str, prefix: str) -> list[str]:
-    names = ["label", "score", *(predictor.score_columns() if all_scores else [])]
-    if predictor.kind != "sequence_classification":
-        names = ["entities"]
+    names = predictor.output_names(all_scores)
     return [prefix + name for name in [*names, *([SKIP_REASON] if bad_rows == "skip" else [])]]
 
 

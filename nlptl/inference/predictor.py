@@ -21,12 +21,12 @@ from transformers import PretrainedConfig
 
 from nlptl import mirrors
 from nlptl.allocator import keep_freed_memory
-from nlptl.data.windows import pool_windows
+from nlptl.data.windows import mean_by_text, pool_windows
 from nlptl.ensemble.model import is_ensemble, load_ensemble
 from nlptl.errors import NlptlError
 from nlptl.first_token import last_layer_first_token_only
 from nlptl.inference.badrows import check_policy, screen
-from nlptl.inference.engine import EncodeSettings, class_probabilities, encode_texts
+from nlptl.inference.engine import EncodeSettings, class_probabilities, encode_texts, head_outputs
 from nlptl.inference.ner import predict_entities
 from nlptl.inference.onnx_backend import ONNX_FILE, OnnxModel, check_backend
 from nlptl.inference.trained import default_max_length, saved_recipe
@@ -35,12 +35,17 @@ from nlptl.precision import DTYPES, LayerShape, inference_precision
 from nlptl.recipe import DataConfig, ModelConfig
 from nlptl.tasks import TASKS, checkpoint_task
 from nlptl.tasks.classification import SequenceClassificationTask
+from nlptl.tasks.multi_label import THRESHOLDS, MultiLabelClassificationTask
+from nlptl.tasks.regression import RegressionTask
 from nlptl.tasks.token_classification import TokenClassificationTask
 from nlptl.training.distributed import partial_state
 
 logger = logging.getLogger(__name__)
 SEQUENCE = SequenceClassificationTask.name
-PREDICTED = (SEQUENCE, TokenClassificationTask.name)  # the kinds `nlptl predict` labels files with
+MULTI_LABEL = MultiLabelClassificationTask.name
+REGRESSION = RegressionTask.name
+TEXT_KINDS = (SEQUENCE, MULTI_LABEL, REGRESSION)  # one prediction per text (the other kind: per word, NER)
+PREDICTED = (*TEXT_KINDS, TokenClassificationTask.name)  # the kinds `nlptl predict` labels files with
 
 
 def model_kind(config: PretrainedConfig, name: str) -> str:
@@ -50,7 +55,8 @@ def model_kind(config: PretrainedConfig, name: str) -> str:
         architectures = list(getattr(config, "architectures", None) or [])
         raise NlptlError(
             f"{name}: its config.json names the architectures {architectures or 'none'}; prediction needs a "
-            "fine-tuned sequence- or token-classification checkpoint (the output dir of `nlptl train`)"
+            "fine-tuned sequence classification, multi-label, regression or token-classification checkpoint (the "
+            "output dir of `nlptl train`)"
         )
     return kind
 
@@ -89,6 +95,8 @@ class Predictor:
         self.batch_size = batch_size
         self.backend = check_backend(backend)
         self.precision = precision
+        self.task = TASKS[self.kind]()  # turns logits into what the kind predicts (softmax, sigmoid, value)
+        self.saved_thresholds: dict = getattr(config, THRESHOLDS, None) or {}  # multi-label: chosen by training
         if self.backend == "onnx":  # an `nlptl export` folder: ONNX Runtime on the CPU, the graph's own precision
             self.model: Any = OnnxModel(self.source, config)
             self.device, self.dtype = self.model.device, self.model.dtype
@@ -142,7 +150,9 @@ class Predictor:
         """Prediction columns for texts that are all usable: label and score (and one score per class),
         or `entities` (JSON) for a token-classification model. `pairs`: second texts of a pair model."""
         if not texts:  # a chunk of bad rows only (tokenizers cannot encode an empty batch)
-            return {name: [] for name in (["label", "score"] if self.kind == SEQUENCE else ["entities"])}
+            return {name: [] for name in self.output_names(all_scores)}
+        if self.kind in (MULTI_LABEL, REGRESSION):
+            return self.text_columns(texts, all_scores, pairs)
         if self.kind != SEQUENCE:
             trained = self.trained or DataConfig()
             spans = predict_entities(self.model, texts, tokenizer=self.tokenizer, batch_size=self.batch_size,
@@ -157,9 +167,49 @@ class Predictor:
                 result[column] = values
         return result
 
+    @property
+    def thresholds(self) -> list[float]:
+        """A multi-label model's decision threshold per label (0.5 unless training tuned it)."""
+        return [float(self.saved_thresholds.get(label, 0.5)) for label in self.labels]
+
+    def output_names(self, all_scores: bool = False) -> list[str]:
+        """The columns `columns` returns (and `nlptl predict` adds to a file)."""
+        if self.kind == MULTI_LABEL:
+            return ["labels", "scores", *(self.score_columns() if all_scores else [])]
+        if self.kind == REGRESSION:
+            return ["value"] if len(self.labels) == 1 else [f"value_{label}" for label in self.labels]
+        return ["label", "score", *(self.score_columns() if all_scores else [])] if self.kind == SEQUENCE else [
+            "entities"]
+
+    def outputs(self, texts: list[str], pairs: list[str] | None = None) -> torch.Tensor:
+        """A multi-label model's label probabilities (sigmoid) or a regression model's values, (texts, outputs)
+        fp32 in input order; windows (--long-text window) are averaged. `nlptl evaluate` scores these."""
+        encoded, owners = encode_texts(self.tokenizer, texts, self.settings, pairs)
+        values = head_outputs(self.model, self.tokenizer, encoded, self.batch_size, self.task.predict)
+        return mean_by_text(values, owners, len(texts))
+
+    def text_columns(self, texts: list[str], all_scores: bool, pairs: list[str] | None) -> dict[str, list]:
+        """Multi-label: `labels` (JSON list of the labels at or above their thresholds) and `scores` (JSON, their
+        probabilities), plus score_<label> for every label with all_scores. Regression: `value` (one target) or
+        value_<target>."""
+        values = self.outputs(texts, pairs)
+        if self.kind == REGRESSION:
+            return dict(zip(self.output_names(), values.T.tolist(), strict=True))
+        chosen = [[i for i, (p, t) in enumerate(zip(row, self.thresholds, strict=True)) if p >= t]
+                  for row in values.tolist()]
+        result: dict[str, list] = {
+            "labels": [json.dumps([self.labels[i] for i in ids], ensure_ascii=False) for ids in chosen],
+            "scores": [json.dumps({self.labels[i]: row[i] for i in ids}, ensure_ascii=False)
+                       for ids, row in zip(chosen, values.tolist(), strict=True)]}
+        if all_scores:
+            result.update(zip(self.score_columns(), values.T.tolist(), strict=True))
+        return result
+
     def predict(self, texts: Sequence[str | None], all_scores: bool = False, bad_rows: str = "error",
                 pairs: Sequence[str | None] | None = None) -> list[dict[str, Any]]:
-        """One dict per text: {"label", "score"} (+ "scores" by class), or {"entities"} for NER models.
+        """One dict per text: {"label", "score"} (+ "scores" by class), or {"entities"} for NER models; a
+        multi-label model: {"labels", "scores"} (the labels at or above their thresholds, with their
+        probabilities; all_scores: every label's), a regression model: {"value"} (several targets: {"values"}).
         With bad_rows="skip", unusable texts (None, empty) get {"label": None, "skip_reason": ...}.
         `pairs`: the second text of each pair, for a model trained with data.text_pair_column."""
         check_policy(bad_rows)
@@ -171,6 +221,16 @@ class Predictor:
             values = {key: column[row] for key, column in columns.items()}
             if "entities" in values:
                 results[position] = {"entities": json.loads(values["entities"])}
+                continue
+            if self.kind == REGRESSION:
+                results[position] = ({"value": values["value"]} if "value" in values else
+                                     {"values": {label: values[f"value_{label}"] for label in self.labels}})
+                continue
+            if self.kind == MULTI_LABEL:
+                results[position] = {"labels": json.loads(values["labels"]), "scores": json.loads(values["scores"])}
+                if all_scores:
+                    results[position]["scores"] = {label: values[c] for label, c in zip(
+                        self.labels, self.score_columns(), strict=True)}
                 continue
             results[position] = {"label": values["label"], "score": values["score"]}
             if all_scores:

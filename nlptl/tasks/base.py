@@ -37,6 +37,8 @@ class Task(Protocol):
     model_class: type  # the transformers Auto class of a checkpoint of this kind
     architecture_suffix: str  # a checkpoint of this kind names an architecture ending so in its config.json
     first_token_head: bool  # the head reads only the first position's final hidden state (the others: all)
+    problem_type: str | None  # config.json's problem_type of a checkpoint of this kind (None: any)
+    source_row_column: str | None  # tokenized column naming the raw row a model row came from (None: no weights)
 
     def prepare_labels(self, splits: datasets.DatasetDict, recipe: Recipe) -> datasets.DatasetDict:
         """Encode the label column(s) as ids into a `labels` column; sets `label_names`."""
@@ -69,8 +71,19 @@ class Task(Protocol):
         """The training forward pass: logits and the labels they line up with (a task may score only the
         positions that have a target)."""
 
-    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Summed (not averaged) loss, so gradient accumulation can normalise by the true count."""
+    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Summed (not averaged) loss, so gradient accumulation can normalise by the true count; class weights
+        (`use_class_weights`) and the per-example `weights` (one per batch row) scale each target's loss."""
+
+    def fit_loss(self, train: datasets.Dataset, recipe: Recipe) -> dict[str, Any]:
+        """Learn what the loss needs from the final train split (after sampling and augmentation, labels
+        prepared): class weights (`train.class_weights`), a regression's target scale. Returns what to record
+        in metrics.json's `train` section (empty: nothing)."""
+
+    def finish_model(self, model: PreTrainedModel) -> None:
+        """Write into the trained model's config what prediction needs besides the weights (multi-label
+        thresholds, regression target scale), just before it is saved."""
 
     def count_targets(self, labels: torch.Tensor) -> int:
         """How many targets a batch's loss sums over."""

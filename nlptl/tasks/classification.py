@@ -17,6 +17,7 @@ from nlptl.data.collate import PadCollator
 from nlptl.data.columns import to_columns, to_rows
 from nlptl.data.labels import encode_labels
 from nlptl.data.truncation import describe_truncation, encode_single
+from nlptl.data.weights import describe, resolve_class_weights, weighted_sum
 from nlptl.data.windows import (
     TEXT_ID_COLUMN,
     check_window_settings,
@@ -75,7 +76,7 @@ def check_text_columns(split: str, ds: datasets.Dataset, text_column: str, pair_
 
 class SequenceClassificationTask:
     name = "sequence_classification"
-    stratify_column = "labels"
+    stratify_column: str | None = "labels"
     main_metric = "accuracy"
     pipeline_tag = "text-classification"
     description = "text classification"
@@ -84,9 +85,13 @@ class SequenceClassificationTask:
     model_class: type = AutoModelForSequenceClassification
     architecture_suffix = "ForSequenceClassification"
     first_token_head = True
+    windowed_scoring = True  # data.long_text window applies to validation/test (pooled in compute_metrics)
+    problem_type: str | None = "single_label_classification"
+    source_row_column: str | None = "example_id"
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
+        self.class_weights: torch.Tensor | None = None  # train.class_weights, one per label
         self.scored: dict[str, tuple[list[int], list[list[float]]]] = {}  # split -> the last (references,
         # probabilities) scored, for the ROC/PR/reliability plots of write_reports
         self.window_pooling = "mean"  # data.window_pooling, for compute_metrics of windowed splits
@@ -102,6 +107,9 @@ class SequenceClassificationTask:
         overlapping windows carrying their text's row id."""
         cfg = recipe.data
         check_window_settings(cfg.long_text, cfg.window_pooling, pair=bool(cfg.text_pair_column))
+        if cfg.long_text == "window" and not self.windowed_scoring:
+            raise NlptlError(f"data.long_text window scores single-label classification; {self.name} validates on "
+                             "truncated texts (nlptl predict --long-text window averages a long text's windows)")
         self.window_pooling = cfg.window_pooling
         for split, ds in splits.items():
             check_text_columns(split, ds, cfg.text_column, cfg.text_pair_column)
@@ -156,8 +164,23 @@ class SequenceClassificationTask:
                         labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return model(**inputs).logits, labels
 
-    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
+    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
+        class_weights = None if self.class_weights is None else self.class_weights.to(logits.device)
+        losses = torch.nn.functional.cross_entropy(logits.float(), labels, weight=class_weights, reduction="none")
+        return weighted_sum(losses, weights)
+
+    def fit_loss(self, train: datasets.Dataset, recipe: Recipe) -> dict[str, Any]:
+        ids = train.select_columns(["labels"])[:]["labels"]
+        counts = [0] * len(self.label_names)
+        for label in ids:
+            counts[label] += 1
+        weights = resolve_class_weights(recipe.train.class_weights, self.label_names, counts)
+        self.class_weights = None if weights is None else torch.tensor(weights)
+        return {} if weights is None else {"class_weights": describe(weights, self.label_names)}
+
+    def finish_model(self, model: PreTrainedModel) -> None:
+        return None  # the labels are in config.json already
 
     def count_targets(self, labels: torch.Tensor) -> int:
         return int(labels.numel())

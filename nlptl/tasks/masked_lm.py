@@ -96,6 +96,8 @@ class MaskingCollator:
 class MaskedLMTask:
     name = "masked_lm"
     stratify_column = None
+    problem_type: str | None = None
+    source_row_column: str | None = None  # no per-example weights: the masked positions are the targets
     main_metric = "accuracy"  # masked-token accuracy (greater is better); `perplexity` is reported too
     pipeline_tag = "fill-mask"
     description = "masked language modelling"
@@ -178,7 +180,17 @@ class MaskedLMTask:
             hook.remove()
         return logits, labels[selected].unsqueeze(0)
 
-    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def fit_loss(self, train: datasets.Dataset, recipe: Recipe) -> dict[str, Any]:
+        if recipe.train.class_weights != "none":
+            raise NlptlError("train.class_weights does not apply to task masked_lm (its targets are the vocabulary); "
+                             "set it to none")
+        return {}
+
+    def finish_model(self, model: PreTrainedModel) -> None:
+        return None
+
+    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
         return torch.nn.functional.cross_entropy(logits.flatten(0, -2).float(), labels.flatten(), ignore_index=-100,
                                                  reduction="sum")
 

@@ -22,6 +22,7 @@ from nlptl.augment.rows import TaggedRows
 from nlptl.data.collate import PadCollator
 from nlptl.data.columns import to_columns, to_rows
 from nlptl.data.tags import LABELS_COLUMN, encode_tags
+from nlptl.data.weights import describe, resolve_class_weights, weighted_sum
 from nlptl.data.windows import number_rows
 from nlptl.errors import NlptlError
 from nlptl.evaluation.metrics import load_metric
@@ -80,9 +81,12 @@ class TokenClassificationTask:
     model_class: type = AutoModelForTokenClassification
     architecture_suffix = "ForTokenClassification"
     first_token_head = False
+    problem_type: str | None = None
+    source_row_column: str | None = SENTENCE_ID_COLUMN  # windows carry their sentence's weight
 
     def __init__(self) -> None:
         self.label_names: list[str] = []
+        self.class_weights: torch.Tensor | None = None  # train.class_weights, one per tag
         self.strict = False
         self.decoding = "constrained"
 
@@ -147,9 +151,25 @@ class TokenClassificationTask:
                         labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return model(**inputs).logits, labels
 
-    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.cross_entropy(logits.float().flatten(0, -2), labels.flatten(),
-                                                 ignore_index=IGNORE_INDEX, reduction="sum")
+    def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
+        class_weights = None if self.class_weights is None else self.class_weights.to(logits.device)
+        losses = torch.nn.functional.cross_entropy(logits.float().flatten(0, -2), labels.flatten(),
+                                                   weight=class_weights, ignore_index=IGNORE_INDEX, reduction="none")
+        return weighted_sum(losses.view(labels.shape), weights)
+
+    def fit_loss(self, train: datasets.Dataset, recipe: Recipe) -> dict[str, Any]:
+        """Counted over the words' tags (every word of every train sentence)."""
+        counts = [0] * len(self.label_names)
+        for tags in train.select_columns([LABELS_COLUMN])[:][LABELS_COLUMN]:
+            for tag in tags:
+                counts[tag] += 1
+        weights = resolve_class_weights(recipe.train.class_weights, self.label_names, counts)
+        self.class_weights = None if weights is None else torch.tensor(weights)
+        return {} if weights is None else {"class_weights": describe(weights, self.label_names)}
+
+    def finish_model(self, model: PreTrainedModel) -> None:
+        return None
 
     def count_targets(self, labels: torch.Tensor) -> int:
         return int((labels != IGNORE_INDEX).sum())

@@ -194,7 +194,7 @@ class Trainer:
             inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
             sync = acc.no_sync(self.model) if i < len(window) - 1 else nullcontext()
             with sync:
-                loss_sum = self.strategy.loss_sum(self.model, inputs, batch["labels"], self.task)
+                loss_sum = self.strategy.loss_sum(self.model, inputs, batch["labels"], self.task, batch.get("weight"))
                 acc.backward(loss_sum * scale)
             local_loss += loss_sum.detach().float().item()
         if self.cfg.max_grad_norm:

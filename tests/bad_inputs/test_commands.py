@@ -121,7 +121,7 @@ def recipe_bad_precision(w: World) -> Case:
 
 
 def recipe_bad_task(w: World) -> Case:
-    return Case(["train", str(w.recipe_yaml()), "--task", "regression"], w.tmp, ["regression"])
+    return Case(["train", str(w.recipe_yaml()), "--task", "summarization"], w.tmp, ["summarization"])
 
 
 def recipe_bad_strategy(w: World) -> Case:

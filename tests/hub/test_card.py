@@ -25,6 +25,13 @@ def card_for(tmp_path, task: str, **data) -> ModelCard:
     ("sequence_classification", 'classifier = pipeline("text-classification", model="me/model")',
      "Inputs longer than 64 tokens are cut (the first 16 tokens and the end are kept) unless predicted with "
      "`nlptl predict --long-text window`.", "- text column: `body`"),
+    ("multi_label_classification",
+     'classifier = pipeline("text-classification", model="me/model", top_k=None)',
+     "Inputs longer than 64 tokens are cut (the first 16 tokens and the end are kept) unless predicted with "
+     "`nlptl predict --long-text window` (windows' outputs averaged).",
+     "- text column: `body`; labels: column `label`"),
+    ("regression", 'regressor = pipeline("text-classification", model="me/model", function_to_apply="none")',
+     "Inputs longer than 64 tokens are cut", "- text column: `body`; target column(s): label"),
     ("token_classification", 'ner = pipeline("token-classification", model="me/model", aggregation_strategy="simple")',
      "Sentences longer than 64 sub-tokens are split into overlapping windows", "- tokens column: `words`"),
     ("masked_lm", 'fill = pipeline("fill-mask", model="me/model")',

@@ -310,5 +310,6 @@ def test_token_classification_models_are_routed_to_the_ner_decoding(tiny_model_d
 
 
 def test_base_checkpoints_without_a_head_are_refused(tiny_model_dir):
-    with pytest.raises(NlptlError, match="fine-tuned sequence- or token-classification"):
+    with pytest.raises(NlptlError, match="prediction needs a fine-tuned sequence classification, multi-label, "
+                                         "regression or token-classification"):
         Predictor(tiny_model_dir)

@@ -39,8 +39,9 @@ class Strategy(Protocol):
     def on_step_start(self, model: torch.nn.Module, step: int) -> None:
         """Called before each optimizer step with the number of steps done (unfreezing every N steps)."""
 
-    def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task) -> torch.Tensor:
-        """Summed loss of one micro-batch."""
+    def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Summed loss of one micro-batch (`weights`: one per row, from data.weight_column)."""
 
     def progress(self) -> dict[str, float]:
         """Figures of the strategy's own objective since the last call, for each history.jsonl record (DANN's
@@ -75,8 +76,9 @@ class FullFineTuning:
     def on_step_start(self, model: torch.nn.Module, step: int) -> None:
         return None
 
-    def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task) -> torch.Tensor:
-        return task.loss_sum(*task.training_logits(model, inputs, labels))
+    def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
+        return task.loss_sum(*task.training_logits(model, inputs, labels), weights)
 
     def progress(self) -> dict[str, float]:
         return {}

@@ -92,7 +92,10 @@ class Distillation(FullFineTuning):
             last_layer_first_token_only(net)  # a first-token head: the last layer computes only that token
         return model
 
-    def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task) -> torch.Tensor:
+    def loss_sum(self, model: torch.nn.Module, inputs: dict, labels: torch.Tensor, task: Task,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Example weights (data.weight_column) and class weights scale the label loss; the soft loss is not
+        weighted (it matches the teacher on every example)."""
         student_logits = model(**inputs).logits
         device = student_logits.device
         if next(self.teacher.parameters()).device != device:
@@ -100,5 +103,5 @@ class Distillation(FullFineTuning):
         with torch.inference_mode(), same_precision_as_training(device):
             teacher_logits = self.teacher(**inputs).logits.float()
         return distillation_loss_sum(student_logits, teacher_logits.clone(), labels,
-                                     task.loss_sum(student_logits, labels), self.options.alpha,
+                                     task.loss_sum(student_logits, labels, weights), self.options.alpha,
                                      self.options.temperature)

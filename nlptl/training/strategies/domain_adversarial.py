@@ -148,10 +148,11 @@ class DomainAdversarial:
         self.scale = dann_lambda(step / self.total_steps, self.cfg.lambda_max)
         self.inner.on_step_start(model, step)
 
-    def loss_sum(self, model: nn.Module, inputs: dict, labels: torch.Tensor, task: Task) -> torch.Tensor:
+    def loss_sum(self, model: nn.Module, inputs: dict, labels: torch.Tensor, task: Task,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
         """Task loss of the source batch + weight x the domain loss of source and target batches (summed, so the
         trainer's normalisation by the labelled count applies to both)."""
-        task_loss = self.inner.loss_sum(model, inputs, labels, task)
+        task_loss = self.inner.loss_sum(model, inputs, labels, task, weights)
         source = self.store.pop("features")
         model(**self.target_batch(len(labels), labels.device))
         target = self.store.pop("features")
