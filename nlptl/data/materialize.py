@@ -28,13 +28,16 @@ def write_labelled_splits(folder: Path, splits: datasets.DatasetDict, text_colum
                           train_columns: dict[str, list] | None = None) -> Path:
     """{split}.parquet with the text and the class name of every row (labels as `labelled_splits` encodes them).
     `extra_train`: more train rows ({text_column: [...], LABEL: [...]}); `train_columns`: more train columns, one
-    value per row (labelled rows first, then the extra ones)."""
+    value per row (labelled rows first, then the extra ones); the other splits get them too, each value 1.0 (the
+    reader wants one set of columns in every split file)."""
     for split, ds in splits.items():
         rows = {text_column: list(ds[text_column]), LABEL: [label_names[i] for i in ds["labels"]]}
         if split == "train":
             for column, values in (extra_train or {}).items():
                 rows[column] += values
             rows.update(train_columns or {})
+        else:
+            rows.update({column: [1.0] * len(ds) for column in train_columns or {}})
         write_parquet(rows, folder / f"{split}.parquet")
     return folder
 
