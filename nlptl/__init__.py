@@ -13,13 +13,16 @@ from nlptl.recipe import (
     DistillConfig,
     MaskedLMConfig,
     ModelConfig,
+    MultitaskConfig,
     Recipe,
     StrategyConfig,
+    TaskSpec,
     TrainConfig,
 )
 
-__all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "MaskedLMConfig", "ModelConfig", "NlptlError",
-           "Predictor", "Recipe", "StrategyConfig", "TrainConfig", "evaluate", "main", "predict_file", "push", "train"]
+__all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "MaskedLMConfig", "ModelConfig", "MultitaskConfig",
+           "NlptlError", "Predictor", "Recipe", "StrategyConfig", "TaskSpec", "TrainConfig", "evaluate", "main",
+           "predict_file", "push", "train"]
 __version__ = "0.1.0"
 
 

@@ -8,12 +8,14 @@ from nlptl.errors import NlptlError
 from nlptl.tasks.base import Task
 from nlptl.tasks.classification import SequenceClassificationTask
 from nlptl.tasks.masked_lm import MaskedLMTask
+from nlptl.tasks.multitask import MultitaskTask
 from nlptl.tasks.token_classification import TokenClassificationTask
 
 TASKS: dict[str, type[Task]] = {
     "sequence_classification": SequenceClassificationTask,
     "token_classification": TokenClassificationTask,
     "masked_lm": MaskedLMTask,  # domain-adaptive pre-training on unlabelled text
+    "multitask": MultitaskTask,  # several of the above on one shared encoder (recipe section multitask)
 }
 
 
