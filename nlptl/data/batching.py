@@ -83,13 +83,13 @@ class SortedBatches(Sampler[list[int]]):
 
 
 def train_batches(dataset: Any, recipe: Recipe,
-                  epoch_lengths: Callable[[int], Sequence[int]] | None = None) -> Sampler[list[int]]:
+                  epoch_lengths: Callable[[int], Sequence[int]] | None = None) -> LengthGroupedBatches:
     """The training batch order: length-grouped random batches, or the order a data set that knows its own
     batching supplies (a multi-task set: one task per batch, `nlptl.multitask.data`)."""
     cfg = recipe.train
     own = getattr(dataset, "train_batches", None)
     if own is not None:
-        return own(cfg, recipe.seed, recipe.multitask)
+        return own(cfg, recipe.seed, recipe.multitask)  # same interface: set_epoch, __len__, __iter__
     return LengthGroupedBatches(dataset["length"], cfg.batch_size, recipe.seed, group_by_length=cfg.group_by_length,
                                 window_batches=cfg.group_window, epoch_lengths=epoch_lengths)
 

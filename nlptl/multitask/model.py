@@ -40,28 +40,24 @@ class MultitaskModel(torch.nn.Module):
         for head in heads.values():
             share_encoder(head, encoder)
         self.heads = torch.nn.ModuleDict(heads)
+        self.head_models = heads  # the same modules, typed
 
     def forward(self, task_index: torch.Tensor, **inputs: Any) -> Any:
-        return self.heads[self.names[int(task_index.reshape(-1)[0])]](**inputs)
-
-    def head_model(self, name: str) -> PreTrainedModel:
-        """The task's transformers model (its base model is the shared encoder)."""
-        return self.heads[name]
+        return self.head_models[self.names[int(task_index.reshape(-1)[0])]](**inputs)
 
     def save_pretrained(self, folder: str | Path, safe_serialization: bool = True, **kwargs: Any) -> None:
         folder = Path(folder)
         self.encoder.save_pretrained(folder, safe_serialization=True)
-        for name, head in self.heads.items():
+        for name, head in self.head_models.items():
             head_dir = folder / HEADS / name
             head_dir.mkdir(parents=True, exist_ok=True)
             head.config.architectures = [type(head).__name__]
             head.config.save_pretrained(head_dir)
             save_file({k: v.detach().contiguous() for k, v in head.state_dict().items()},
                       str(head_dir / "model.safetensors"), metadata={"format": "pt"})
-        write_json(folder / MANIFEST, {"encoder": ".", "encoder_class": type(self.encoder).__name__,
-                                       "tasks": [{"name": name, "task": self.kinds[name], "head": f"{HEADS}/{name}",
-                                                  "labels": list(self.heads[name].config.id2label.values())}
-                                                 for name in self.names]})
+        tasks = [{"name": name, "task": self.kinds[name], "head": f"{HEADS}/{name}",
+                  "labels": list((self.head_models[name].config.id2label or {}).values())} for name in self.names]
+        write_json(folder / MANIFEST, {"encoder": ".", "encoder_class": type(self.encoder).__name__, "tasks": tasks})
 
 
 def share_encoder(head: PreTrainedModel, encoder: PreTrainedModel) -> None:

@@ -143,7 +143,7 @@ class MultitaskTask:
         index = int(batch["task_index"].reshape(-1)[0])
         weight = self.specs[index].loss_weight
         task = self.tasks[index]
-        return task if weight == 1 else WeightedTask(task, weight)  # type: ignore[return-value]
+        return task if weight == 1 else WeightedTask(task, weight)
 
     def training_logits(self, model: torch.nn.Module, inputs: dict,
                         labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,7 +152,7 @@ class MultitaskTask:
     def loss_sum(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         raise NlptlError("the loss of a multi-task batch is its task's: the trainer asks task_of(batch)")
 
-    count_targets = predict = loss_sum  # type: ignore[assignment]
+    count_targets = predict = loss_sum
 
     # ---- metrics and reports --------------------------------------------------------------------------
     def compute_metrics(self, predictions: list, references: list, split: str,
