@@ -70,9 +70,10 @@ class MultitaskDataset(Dataset):
             order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
             count = math.ceil(len(order) / batch_size)
             count = min(len(order), math.ceil(count / processes) * processes)
-            size = math.ceil(len(order) / max(count, 1))
+            bounds = [len(order) * k // max(count, 1) for k in range(count + 1)]  # `count` near-equal batches
             offset = self.offsets[position]
-            batches += [[offset + i for i in order[start:start + size]] for start in range(0, len(order), size)]
+            batches += [[offset + i for i in order[start:end]]
+                        for start, end in zip(bounds[:-1], bounds[1:], strict=True)]
         return batches
 
 
