@@ -114,3 +114,65 @@ def test_recipe_errors_name_the_task(tiny_model_dir, tiny_data_dir, ner_dir, tmp
     with pytest.raises(NlptlError, match="needs multitask.tasks"):
         nlptl.train(recipe)
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_continues_exactly(tiny_model_dir, tiny_data_dir, ner_dir, tmp_path):
+    from conftest import final_weights_whole_and_resumed
+
+    def recipe_for(output_dir: Path) -> nlptl.Recipe:
+        recipe = multitask_recipe(tiny_model_dir, tiny_data_dir, ner_dir, output_dir, max_steps=6, eval_every=3,
+                                  keep_checkpoints=5)
+        recipe.multitask.sampling = "uniform"
+        return recipe
+
+    whole, resumed = final_weights_whole_and_resumed(recipe_for, tmp_path)
+    assert whole.keys() == resumed.keys() and all((whole[k] == resumed[k]).all() for k in whole)
+
+
+def test_freezing_applies_to_the_shared_encoder(tiny_model_dir, tiny_data_dir, ner_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    recipe = multitask_recipe(tiny_model_dir, tiny_data_dir, ner_dir, tmp_path / "run", max_steps=4)
+    recipe.strategy.name, recipe.strategy.freeze_layers = "partial_freezing", 1
+    metrics = nlptl.train(recipe)
+    pretrained = {k.removeprefix("bert."): v for k, v in load_file(str(tiny_model_dir / "model.safetensors")).items()}
+    trained = load_file(str(tmp_path / "run" / "model.safetensors"))
+    frozen = [k for k in trained if k.startswith(("embeddings.", "encoder.layer.0."))]
+    assert frozen and all((trained[k] == pretrained[k]).all() for k in frozen)
+    top = "encoder.layer.1.output.dense.weight"
+    assert not (trained[top] == pretrained[top]).all()
+    assert metrics["train"]["trainable_parameters"] < metrics["train"]["total_parameters"]
+
+
+def test_loss_weight_scales_the_task_loss(tiny_model_dir, tiny_data_dir, ner_dir, tmp_path):
+    import torch
+
+    from nlptl.tasks.multitask import MultitaskTask
+
+    recipe = multitask_recipe(tiny_model_dir, tiny_data_dir, ner_dir, tmp_path / "run")
+    recipe.multitask.tasks[1].loss_weight = 0.25
+    task = MultitaskTask()
+    task.setup(recipe)
+    logits, labels = torch.randn(2, 3, 5), torch.tensor([[0, 1, -100], [2, 0, 0]])
+    weighted = task.task_of({"task_index": torch.tensor([1, 1])})
+    assert weighted.loss_sum(logits, labels) == pytest.approx(0.25 * task.tasks[1].loss_sum(logits, labels).item())
+    assert weighted.count_targets(labels) == 5
+    assert task.task_of({"task_index": torch.tensor([0])}) is task.tasks[0]
+
+
+def test_per_task_fields_are_command_line_flags(tiny_model_dir, tiny_data_dir, ner_dir, tmp_path):
+    from nlptl.overrides import apply_overrides
+    from nlptl.recipe import load_recipe_file
+
+    recipe = load_recipe_file(Path(__file__).resolve().parents[1] / "recipes" / "sst2_conll_multitask.py")
+    changed = apply_overrides(recipe, ["--multitask.tasks.conll.data.max_train_samples", "200", "--seed", "7",
+                                       "--multitask.sampling", "temperature", "--train.max_steps", "5",
+                                       "--model", str(tiny_model_dir), "--output-dir", str(tmp_path)])
+    sst2, conll = changed.multitask.tasks
+    assert conll.data.max_train_samples == 200 and sst2.data.max_train_samples is None
+    assert (changed.seed, changed.multitask.sampling, changed.train.max_steps) == (7, "temperature", 5)
+    assert changed.model.name == str(tiny_model_dir) and changed.output_dir == str(tmp_path)
+    imdb = load_recipe_file(Path(__file__).resolve().parents[1] / "recipes" / "imdb_sst2_multitask.py")
+    assert [spec.data.source for spec in imdb.multitask.tasks] == ["stanfordnlp/imdb", "stanfordnlp/sst2"]
+    with pytest.raises(NlptlError, match="did you mean --multitask.tasks.conll.data.max-train-samples"):
+        apply_overrides(recipe, ["--multitask.tasks.cnll.data.max_train_samples", "200"])
