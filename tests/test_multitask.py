@@ -176,3 +176,14 @@ def test_per_task_fields_are_command_line_flags(tiny_model_dir, tiny_data_dir, n
     assert [spec.data.source for spec in imdb.multitask.tasks] == ["stanfordnlp/imdb", "stanfordnlp/sst2"]
     with pytest.raises(NlptlError, match="did you mean --multitask.tasks.conll.data.max-train-samples"):
         apply_overrides(recipe, ["--multitask.tasks.cnll.data.max_train_samples", "200"])
+
+
+@pytest.mark.parametrize("strategy", ["lora", "feature_extraction"])
+def test_strategies_that_wrap_the_encoder_train_and_save_a_usable_run(tiny_model_dir, tiny_data_dir, ner_dir,
+                                                                       tmp_path, strategy):
+    recipe = multitask_recipe(tiny_model_dir, tiny_data_dir, ner_dir, tmp_path / "run", max_steps=2)
+    recipe.strategy.name = strategy
+    metrics = nlptl.train(recipe)
+    assert metrics["train"]["trainable_parameters"] < metrics["train"]["total_parameters"] / 2
+    assert nlptl.Predictor(tmp_path / "run", task="sentiment").predict(["a good film"])[0]["label"] in ("neg", "pos")
+    assert "entities" in nlptl.Predictor(tmp_path / "run", task="ner").predict(["the Goods film"])[0]

@@ -42,6 +42,14 @@ class MultitaskModel(torch.nn.Module):
         self.heads = torch.nn.ModuleDict(heads)
         self.head_models = heads  # the same modules, typed
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """A strategy that replaces the encoder (feature extraction's frozen stand-in, and putting it back)
+        replaces it under every head too."""
+        super().__setattr__(name, value)
+        if name == "encoder" and "head_models" in self.__dict__:
+            for head in self.head_models.values():
+                object.__setattr__(head, head.base_model_prefix, value)
+
     def forward(self, task_index: torch.Tensor, **inputs: Any) -> Any:
         return self.head_models[self.names[int(task_index.reshape(-1)[0])]](**inputs)
 
