@@ -157,6 +157,7 @@ def add_export_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--quantize", choices=["int8"], help="int8: dynamic int8 weights (ONNX Runtime quantizer)")
     add_output_folder(cmd, "folder to write (must not exist, or --overwrite)")
     cmd.add_argument("--parity-samples", type=int, default=200, help="held-out texts to compare (0: skip)")
+    cmd.add_argument("--task", help="multi-task run: the task whose head to export (a name in its multitask.json)")
     cmd.add_argument("--parity-data", help="file/dir/Hub data set with the texts (default: the run's test split)")
     cmd.add_argument("--parity-split", help="split of --parity-data or of the run's data (default: test)")
     cmd.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
@@ -183,7 +184,7 @@ def run_export(args: argparse.Namespace) -> None:
 
     summary = export_onnx(args.run_dir, args.output, fmt=args.format, quantize=args.quantize,
                           parity_samples=args.parity_samples, parity_data=args.parity_data,
-                          parity_split=args.parity_split, opset=args.opset, overwrite=args.overwrite)
+                          parity_split=args.parity_split, opset=args.opset, overwrite=args.overwrite, task=args.task)
     print("\n".join(summary.lines()))
 
 

@@ -187,3 +187,15 @@ def test_strategies_that_wrap_the_encoder_train_and_save_a_usable_run(tiny_model
     assert metrics["train"]["trainable_parameters"] < metrics["train"]["total_parameters"] / 2
     assert nlptl.Predictor(tmp_path / "run", task="sentiment").predict(["a good film"])[0]["label"] in ("neg", "pos")
     assert "entities" in nlptl.Predictor(tmp_path / "run", task="ner").predict(["the Goods film"])[0]
+
+
+def test_export_writes_one_head_as_a_standalone_onnx_model(trained, tmp_path, capsys):
+    run, _ = trained
+    code, _, err = run_cli(["export", str(run), "--output", str(tmp_path / "onnx"), "--task", "sentiment",
+                            "--parity-samples", "16"], capsys)
+    assert code == 0, err
+    info = json.loads((tmp_path / "onnx" / "export.json").read_text())
+    assert info["labels"] == ["neg", "pos"] and info["parity"]["identical_share"] == 1.0
+    texts = ["a great film", "an awful plot"]
+    onnx = [row["label"] for row in nlptl.Predictor(tmp_path / "onnx", backend="onnx").predict(texts)]
+    assert onnx == [row["label"] for row in nlptl.Predictor(run, task="sentiment").predict(texts)]

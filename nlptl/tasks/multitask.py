@@ -87,6 +87,9 @@ class MultitaskTask:
         if recipe.augment.ops:
             raise NlptlError("augment.ops with task=multitask: augmentation of multi-task runs is not supported; "
                              "set augment.ops to []")
+        if recipe.push_to_hub:
+            raise NlptlError("push_to_hub with task=multitask: pushing a multi-task run is not supported yet; train "
+                             "without it (the run's heads export one by one: nlptl export RUN --task NAME)")
         if recipe.train.lr == "auto":
             raise NlptlError("train.lr auto with task=multitask: the range test runs on one task; measure it with "
                              "`nlptl lr-find` on a single-task recipe and give the rate")
