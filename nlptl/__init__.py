@@ -14,14 +14,17 @@ from nlptl.recipe import (
     DomainConfig,
     MaskedLMConfig,
     ModelConfig,
+    MultitaskConfig,
     Recipe,
     SemiConfig,
     StrategyConfig,
+    TaskSpec,
     TrainConfig,
 )
 
 __all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "DomainConfig", "MaskedLMConfig", "ModelConfig",
-           "NlptlError", "Predictor", "Recipe", "SemiConfig", "StrategyConfig", "TrainConfig", "evaluate", "main",
+           "MultitaskConfig", "NlptlError", "Predictor", "Recipe", "SemiConfig", "StrategyConfig", "TaskSpec",
+           "TrainConfig", "evaluate", "main",
            "predict_file", "push", "train"]
 __version__ = "0.1.0"
 

@@ -60,6 +60,7 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                      help="onnx: MODEL is a folder written by `nlptl export --format onnx`, run by ONNX Runtime")
     cmd.add_argument("--all-scores", action="store_true", help="also write one probability column per class")
+    cmd.add_argument("--task", help="multi-task run: the task whose head predicts (a name in its multitask.json)")
     cmd.add_argument("--bad-rows", choices=["error", "skip"], default="error",
                      help="null/empty/undecodable text: stop naming the row, or keep it with a skip_reason")
     cmd.add_argument("--prefix", default="", help="prefix for the added columns (when the input has a 'label')")
@@ -105,6 +106,7 @@ def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
                      help="default: as the run trained (fp32 unless it trained in bf16), so its scores reproduce")
     cmd.add_argument("--overwrite", action="store_true", help="replace an existing --output-dir")
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cmd.add_argument("--task", help="multi-task run: the task whose head is scored (a name in its multitask.json)")
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
@@ -117,8 +119,8 @@ def run_evaluate(args: argparse.Namespace) -> None:
              label_column=args.label_column, text_pair_column=args.text_pair_column, config_name=args.config_name,
              batch_size=args.batch_size, max_samples=args.max_samples, seed=args.seed, max_length=args.max_length,
              truncation=args.truncation, head_tokens=args.head_tokens, long_text=args.long_text, stride=args.stride,
-             window_pooling=args.window_pooling,
-             precision=args.precision, overwrite=args.overwrite, progress=not args.no_progress)
+             window_pooling=args.window_pooling, precision=args.precision, overwrite=args.overwrite,
+             progress=not args.no_progress, task=args.task)
 
 
 def add_push_parser(commands: argparse._SubParsersAction) -> None:
@@ -159,6 +161,7 @@ def add_export_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--quantize", choices=["int8"], help="int8: dynamic int8 weights (ONNX Runtime quantizer)")
     add_output_folder(cmd, "folder to write (must not exist, or --overwrite)")
     cmd.add_argument("--parity-samples", type=int, default=200, help="held-out texts to compare (0: skip)")
+    cmd.add_argument("--task", help="multi-task run: the task whose head to export (a name in its multitask.json)")
     cmd.add_argument("--parity-data", help="file/dir/Hub data set with the texts (default: the run's test split)")
     cmd.add_argument("--parity-split", help="split of --parity-data or of the run's data (default: test)")
     cmd.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
@@ -185,7 +188,7 @@ def run_export(args: argparse.Namespace) -> None:
 
     summary = export_onnx(args.run_dir, args.output, fmt=args.format, quantize=args.quantize,
                           parity_samples=args.parity_samples, parity_data=args.parity_data,
-                          parity_split=args.parity_split, opset=args.opset, overwrite=args.overwrite)
+                          parity_split=args.parity_split, opset=args.opset, overwrite=args.overwrite, task=args.task)
     print("\n".join(summary.lines()))
 
 
@@ -209,8 +212,8 @@ def run_predict(args: argparse.Namespace) -> None:
         all_scores=args.all_scores, bad_rows=args.bad_rows, resume=args.resume, overwrite=args.overwrite,
         precision=args.precision, max_length=args.max_length, truncation=args.truncation,
         head_tokens=args.head_tokens, long_text=args.long_text, stride=args.stride, window_pooling=args.window_pooling,
-        prefix=args.prefix,
-        column_names=args.column_names, progress=not args.no_progress, backend=args.backend)
+        prefix=args.prefix, column_names=args.column_names, progress=not args.no_progress, backend=args.backend,
+        task=args.task)
 
 
 def run_push(args: argparse.Namespace) -> None:

@@ -52,8 +52,11 @@ def fields_of(obj: Any, prefix: str = "") -> dict[str, FieldInfo]:
         name = prefix + f.name
         if dataclasses.is_dataclass(value):
             found.update(fields_of(value, name + "."))
-        else:
-            found[name] = FieldInfo(name, obj, f.name, hints[f.name], comments.get(f.name, ""))
+            continue
+        found[name] = FieldInfo(name, obj, f.name, hints[f.name], comments.get(f.name, ""))
+        if isinstance(value, list) and value and all(dataclasses.is_dataclass(item) for item in value):
+            for position, item in enumerate(value):  # a list of sections (multi-task's tasks): each by its name
+                found.update(fields_of(item, f"{name}.{getattr(item, 'name', position)}."))
     return found
 
 

@@ -19,7 +19,8 @@ from nlptl.errors import NlptlError
 from nlptl.fields import ClassWeights, LearningRate, set_field
 
 __all__ = ["AugmentSettings", "DataConfig", "DistillConfig", "DomainConfig", "LearningRate", "MaskedLMConfig",
-           "ModelConfig", "Recipe", "SemiConfig", "StrategyConfig", "TrainConfig", "load_recipe_file",
+           "ModelConfig", "MultitaskConfig", "Recipe", "SemiConfig", "StrategyConfig", "TaskSpec", "TrainConfig",
+           "load_recipe_file",
            "load_recipe_yaml", "recipe_from_dict", "recipe_to_dict", "recipe_to_yaml"]
 LR_RULES = ("steepest", "valley", "minimum")  # how the range test's curve becomes a suggestion (lr_find.suggest_lr)
 
@@ -187,11 +188,33 @@ class AugmentSettings:
 
 
 @dataclass
+class TaskSpec:
+    """One task of a multi-task recipe: its own kind, data section, head and loss weight; the encoder is shared."""
+
+    name: str = "task"  # names the head: `nlptl predict RUN --task NAME`, metrics validation/<name>/<metric>
+    task: str = "sequence_classification"  # sequence_classification | token_classification
+    data: DataConfig = field(default_factory=DataConfig)
+    loss_weight: float = 1.0  # this task's summed loss is multiplied by it
+
+
+MULTITASK_SAMPLING = ("proportional", "uniform", "temperature")
+
+
+@dataclass
+class MultitaskConfig:
+    """Several tasks on one shared encoder (task=multitask); each batch holds one task's rows."""
+
+    tasks: list[TaskSpec] = field(default_factory=list)  # the tasks (set in the recipe file or recipe.yaml)
+    sampling: str = "proportional"  # proportional (to train batches) | uniform | temperature: which task each batch is
+    temperature: float = 2.0  # sampling=temperature: p(task) ~ batches ** (1 / temperature)
+
+
+@dataclass
 class Recipe:
     """One fine-tuning run."""
 
     name: str = "run"  # names the run: output dir runs/<name>, tracker project
-    # sequence_classification | multi_label_classification | regression | token_classification | masked_lm
+    # sequence_classification | multi_label_classification | regression | token_classification | masked_lm | multitask
     task: str = "sequence_classification"
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -202,6 +225,7 @@ class Recipe:
     augment: AugmentSettings = field(default_factory=AugmentSettings)
     semi: SemiConfig = field(default_factory=SemiConfig)
     domain: DomainConfig = field(default_factory=DomainConfig)
+    multitask: MultitaskConfig = field(default_factory=MultitaskConfig)
     output_dir: str = ""  # default: runs/<name>
     overwrite_output_dir: bool = False  # replace a run already in output_dir (default: refuse)
     resume: str | None = None  # latest: newest checkpoint in output_dir (--resume), or a path (--resume-from)
@@ -241,6 +265,8 @@ def recipe_from_dict(data: dict[str, Any], source: str = "recipe") -> Recipe:
         for key, value in data.items():
             if isinstance(value, dict) and key in sections:
                 for sub_key, sub_value in value.items():
+                    if (key, sub_key) == ("multitask", "tasks"):
+                        sub_value = task_specs(sub_value)
                     set_field(recipe, f"{key}.{sub_key}", sub_value)
             elif key == "mirrors":
                 recipe.mirrors = {str(k): str(v) for k, v in (value or {}).items()}
@@ -249,6 +275,29 @@ def recipe_from_dict(data: dict[str, Any], source: str = "recipe") -> Recipe:
     except NlptlError as err:
         raise NlptlError(f"{source}: {err}") from None
     return recipe
+
+
+def task_specs(items: Any) -> list[TaskSpec]:
+    """multitask.tasks from YAML: one mapping of TaskSpec fields per task (data.* as a nested mapping)."""
+    if not isinstance(items, list):
+        raise NlptlError(f"recipe field 'multitask.tasks': expected a list of tasks, got {items!r}")
+    specs = []
+    for position, item in enumerate(items):
+        if isinstance(item, TaskSpec):
+            specs.append(item)
+            continue
+        if not isinstance(item, dict):
+            raise NlptlError(f"multitask.tasks[{position}]: expected a mapping (name, task, data, loss_weight)")
+        spec = TaskSpec()
+        for key, value in item.items():
+            pairs = value.items() if key == "data" and isinstance(value, dict) else [(None, value)]
+            for sub_key, sub_value in pairs:
+                try:
+                    set_field(spec, key if sub_key is None else f"{key}.{sub_key}", sub_value)
+                except NlptlError as err:
+                    raise NlptlError(f"multitask.tasks[{position}]: {err}") from None
+        specs.append(spec)
+    return specs
 
 
 def load_recipe_yaml(path: str | Path) -> Recipe:

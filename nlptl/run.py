@@ -100,7 +100,8 @@ def choose_precision(recipe: Recipe, resuming: bool) -> PrecisionChoice:
     return choice
 
 
-def make_accelerator(recipe: Recipe, precision: PrecisionChoice, strategy: Strategy | None = None) -> Accelerator:
+def make_accelerator(recipe: Recipe, precision: PrecisionChoice, strategy: Strategy | None = None,
+                     task=None) -> Accelerator:
     device_type = partial_state().device.type
     trackers = available_trackers(recipe.train.log_with)
     logger.info("device %s, mixed precision %s (%s), %d torch threads", device_type, precision.used,
@@ -110,12 +111,13 @@ def make_accelerator(recipe: Recipe, precision: PrecisionChoice, strategy: Strat
     AcceleratorState._reset_state()  # a second run in the same process may use another precision
     return Accelerator(cpu=force_cpu(), mixed_precision=precision.used,
                        log_with=trackers or None, project_dir=str(recipe.resolved_output_dir() / "logs"),
-                       step_scheduler_with_optimizer=False, kwargs_handlers=ddp_kwargs(strategy))
+                       step_scheduler_with_optimizer=False, kwargs_handlers=ddp_kwargs(strategy, task))
 
 
-def ddp_kwargs(strategy: Strategy | None) -> list[DistributedDataParallelKwargs]:
-    """A strategy that freezes and unfreezes mid-run needs DDP to tolerate parameters without gradients."""
-    if strategy is not None and strategy.ddp_find_unused_parameters:
+def ddp_kwargs(strategy: Strategy | None, task=None) -> list[DistributedDataParallelKwargs]:
+    """A strategy that freezes and unfreezes mid-run, or a multi-task run (a batch trains one head), needs DDP to
+    tolerate parameters without gradients."""
+    if any(getattr(part, "ddp_find_unused_parameters", False) for part in (strategy, task)):
         return [DistributedDataParallelKwargs(find_unused_parameters=True)]
     return []
 
@@ -189,10 +191,10 @@ def train(recipe: Recipe, on_evaluate: EvalCallback | None = None) -> dict:
                        "output dir", "choose another --output-dir")
     strategy = build_strategy(recipe)
     precision = choose_precision(recipe, resuming=resume_from is not None)
-    accelerator = make_accelerator(recipe, precision, strategy)
+    task = get_task(recipe.task)
+    accelerator = make_accelerator(recipe, precision, strategy, task)
     set_seed(recipe.seed)
     requested = recipe  # as given (train.lr may be "auto"): what recipe.yaml records
-    task = get_task(recipe.task)
     tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
     augmentation = AugmentStage(recipe, task, accelerator)  # checks recipe.augment before any data is read
     loss_record: dict = {}

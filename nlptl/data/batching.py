@@ -8,9 +8,13 @@ row carries its `example_id` so predictions are put back in the original order a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import Sampler
+
+if TYPE_CHECKING:
+    from nlptl.recipe import Recipe
 
 
 class LengthGroupedBatches(Sampler[list[int]]):
@@ -76,3 +80,21 @@ class SortedBatches(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         yield from self.batches
+
+
+def train_batches(dataset: Any, recipe: Recipe,
+                  epoch_lengths: Callable[[int], Sequence[int]] | None = None) -> LengthGroupedBatches:
+    """The training batch order: length-grouped random batches, or the order a data set that knows its own
+    batching supplies (a multi-task set: one task per batch, `nlptl.multitask.data`)."""
+    cfg = recipe.train
+    own = getattr(dataset, "train_batches", None)
+    if own is not None:
+        return own(cfg, recipe.seed, recipe.multitask)  # same interface: set_epoch, __len__, __iter__
+    return LengthGroupedBatches(dataset["length"], cfg.batch_size, recipe.seed, group_by_length=cfg.group_by_length,
+                                window_batches=cfg.group_window, epoch_lengths=epoch_lengths)
+
+
+def eval_batches(dataset: Any, batch_size: int, processes: int = 1) -> Sampler[list[int]] | list[list[int]]:
+    """Evaluation batches sorted by length (a multi-task set's: sorted within each task)."""
+    own = getattr(dataset, "eval_batches", None)
+    return own(batch_size, processes) if own is not None else SortedBatches(dataset["length"], batch_size)

@@ -10,8 +10,9 @@ from typing import Any, Protocol
 import torch
 from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
 
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-"""The columns a batch hands to the model's forward (the rest are targets and bookkeeping)."""
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "task_index")
+"""The columns a batch hands to the model's forward (the rest are targets and bookkeeping); `task_index` picks
+a multi-task model's head (only multi-task batches carry it)."""
 PASSTHROUGH = ("labels", "example_id", "weight")  # weight: per-example loss weights (nlptl.data.weights)
 
 

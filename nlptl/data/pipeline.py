@@ -78,6 +78,9 @@ def build_datasets(recipe: Recipe, task: DataTask, tokenizer: PreTrainedTokenize
 
     `augmentation` (default: built from `recipe.augment`) augments the train
     split; pass your own to get at its train collator (on the fly) and its report."""
+    own = getattr(task, "build_datasets", None)
+    if own is not None:  # a task composed of tasks (multi-task) builds each one's splits with this function
+        return own(recipe, tokenizer, main_process_first)
     cfg = recipe.data
     augmentation = augmentation or AugmentStage(recipe, task)
     with main_process_first():

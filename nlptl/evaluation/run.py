@@ -40,7 +40,7 @@ from nlptl.data.labels import UNLABELLED, WHOLE_NUMBER, check_label_values
 from nlptl.data.tags import tag_feature
 from nlptl.data.targets import multi_hot, regression_targets
 from nlptl.errors import NlptlError
-from nlptl.inference.predictor import MULTI_LABEL, SEQUENCE, TEXT_KINDS, Predictor
+from nlptl.inference.predictor import MULTI_LABEL, SEQUENCE, TEXT_KINDS, Predictor, saved_head
 from nlptl.inference.trained import saved_recipe
 from nlptl.io import check_writable, replace_dir, write_json
 from nlptl.recipe import DataConfig, Recipe
@@ -258,20 +258,23 @@ def evaluate(run: str | Path, data: str, *, split: str = "test", output_dir: str
              seed: int | None = None, max_length: int | None = None, truncation: str | None = None,
              head_tokens: int | None = None, long_text: str | None = None, stride: int | None = None,
              window_pooling: str | None = None, precision: str | None = None, overwrite: bool = False,
-             progress: bool = True, recipe_mirrors: dict[str, str] | None = None) -> dict[str, Any]:
+             progress: bool = True, recipe_mirrors: dict[str, str] | None = None,
+             task: str | None = None) -> dict[str, Any]:
     """Score the model in `run` on `split` of `data` and write the reports; returns metrics.json's content.
+    `task`: the head of a multi-task run to score.
 
     `precision`: None runs in the precision the run trained in (fp32 unless it trained in bf16), so a run's
     test accuracy is reproduced; `seed` (default: the run's) picks the `max_samples` rows."""
     started = time.perf_counter()
     run_dir = Path(mirrors.resolve(str(run), recipe_mirrors or {}))
-    recipe = saved_recipe(run_dir) if mirrors.is_local(str(run_dir)) else None
+    head = saved_head(str(run_dir), task)
+    recipe = saved_recipe(head.folder if head else run_dir) if mirrors.is_local(str(run_dir)) else None
     out = Path(output_dir) if output_dir else default_output_dir(run_dir, data, split)
     state = partial_state()
     check_output_dir(out, overwrite)  # every process: none may go on to wait for one that stopped
     predictor = Predictor(run_dir, batch_size=batch_size, max_length=max_length, truncation=truncation,
                           head_tokens=head_tokens, long_text=long_text, stride=stride, window_pooling=window_pooling,
-                          precision=precision or trained_precision(run_dir), recipe_mirrors=recipe_mirrors)
+                          precision=precision or trained_precision(run_dir), recipe_mirrors=recipe_mirrors, task=task)
     trained = recipe.data if recipe else DataConfig()
     text_column = text_column or predictor.default_text_column
     label_column = label_column or trained.label_column

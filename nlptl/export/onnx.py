@@ -71,7 +71,7 @@ def check_options(fmt: str, quantize: str | None, output: Path, overwrite: bool)
 def held_out(predictor: Predictor, run: str, data: str | None, split: str | None, samples: int,
              recipe_mirrors: dict[str, str]) -> tuple[list[str], list[str] | None, str]:
     """Texts for the parity check: from `data` if given, else the run's own test split."""
-    recipe = saved_recipe(predictor.source) if mirrors.is_local(predictor.source) else None
+    recipe = saved_recipe(trained_dir(predictor)) if mirrors.is_local(predictor.source) else None
     if data is None and recipe is None:
         raise NlptlError(f"{run} has no recipe.yaml to find held-out texts in; pass --parity-data FILE "
                          "(or --parity-samples 0 to skip the parity check)")
@@ -83,6 +83,11 @@ def held_out(predictor: Predictor, run: str, data: str | None, split: str | None
         return sample_texts(cfg.source, split or cfg.test_split, column, pair_column, samples, cfg.config_name,
                             {**(recipe.mirrors if recipe else {}), **recipe_mirrors})
     return sample_texts(data, split, column, pair_column, samples, None, recipe_mirrors)
+
+
+def trained_dir(predictor: Predictor) -> Path:
+    """The folder with the model's recipe.yaml: the run, or a multi-task run's head folder."""
+    return predictor.head.folder if predictor.head else Path(predictor.source)
 
 
 def example_batch(predictor: Predictor) -> dict[str, torch.Tensor]:
@@ -103,13 +108,15 @@ def encode_for_parity(predictor: Predictor, texts: list[str], pairs: list[str] |
 def export_onnx(run: str | Path, output: str | Path, *, fmt: str = "onnx", quantize: str | None = None,
                 parity_samples: int = 200, parity_data: str | None = None, parity_split: str | None = None,
                 opset: int | None = None, batch_size: int = 32, overwrite: bool = False,
-                recipe_mirrors: dict[str, str] | None = None) -> ExportSummary:
-    """Export a trained run (see the module doc); returns where it went and the parity figures."""
+                recipe_mirrors: dict[str, str] | None = None, task: str | None = None) -> ExportSummary:
+    """Export a trained run (see the module doc); returns where it went and the parity figures. `task`: the head
+    of a multi-task run to export (a standalone model of that task)."""
     started = time.perf_counter()
     output = Path(output)
     check_options(fmt, quantize, output, overwrite)
     recipe_mirrors = recipe_mirrors or {}
-    predictor = Predictor(run, batch_size=batch_size, precision="fp32", device="cpu", recipe_mirrors=recipe_mirrors)
+    predictor = Predictor(run, batch_size=batch_size, precision="fp32", device="cpu", recipe_mirrors=recipe_mirrors,
+                          task=task)
     texts: list[str] = []
     pairs: list[str] | None = None
     where = ""
@@ -130,7 +137,7 @@ def export_onnx(run: str | Path, output: str | Path, *, fmt: str = "onnx", quant
             fp32.unlink()
         predictor.tokenizer.save_pretrained(scratch)
         predictor.model.config.save_pretrained(scratch)
-        recipe_file = Path(predictor.source) / "recipe.yaml"
+        recipe_file = trained_dir(predictor) / "recipe.yaml"
         if recipe_file.is_file():
             shutil.copy2(recipe_file, scratch / "recipe.yaml")
         parity = None

@@ -88,7 +88,7 @@ def predict_file(model: str | Path | Predictor, input_path: str, output: str | P
                  long_text: str | None = None, stride: int | None = None, window_pooling: str | None = None,
                  prefix: str = "",
                  recipe_mirrors: dict[str, str] | None = None, column_names: list[str] | None = None,
-                 progress: bool = True, backend: str = "torch") -> PredictSummary:
+                 progress: bool = True, backend: str = "torch", task: str | None = None) -> PredictSummary:
     """Predict every row of `input_path` into `output` (.csv/.tsv/.jsonl/.parquet); see the module doc."""
     started = time.perf_counter()
     output = Path(output)
@@ -103,7 +103,7 @@ def predict_file(model: str | Path | Predictor, input_path: str, output: str | P
     predictor = model if isinstance(model, Predictor) else Predictor(
         model, batch_size=batch_size, max_length=max_length, truncation=truncation, head_tokens=head_tokens,
         long_text=long_text, stride=stride, window_pooling=window_pooling, precision=precision,
-        recipe_mirrors=recipe_mirrors, backend=backend)
+        recipe_mirrors=recipe_mirrors, backend=backend, task=task)
     text_column = text_column or predictor.default_text_column
     source = open_source(input_path, split, text_column, config_name, recipe_mirrors, column_names)
     added = added_columns(predictor, all_scores, bad_rows, prefix)

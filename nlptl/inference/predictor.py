@@ -31,6 +31,7 @@ from nlptl.inference.ner import predict_entities
 from nlptl.inference.onnx_backend import ONNX_FILE, OnnxModel, check_backend
 from nlptl.inference.trained import default_max_length, saved_recipe
 from nlptl.models import load_config, load_model, load_tokenizer
+from nlptl.multitask.model import SavedHead, find_head, load_head
 from nlptl.precision import DTYPES, LayerShape, inference_precision
 from nlptl.recipe import DataConfig, ModelConfig
 from nlptl.tasks import TASKS, checkpoint_task
@@ -46,6 +47,15 @@ MULTI_LABEL = MultiLabelClassificationTask.name
 REGRESSION = RegressionTask.name
 TEXT_KINDS = (SEQUENCE, MULTI_LABEL, REGRESSION)  # one prediction per text (the other kind: per word, NER)
 PREDICTED = (*TEXT_KINDS, TokenClassificationTask.name)  # the kinds `nlptl predict` labels files with
+
+
+def saved_head(source: str, task: str | None) -> SavedHead | None:
+    """The head `task` of a multi-task run (None for a single-task model asked for no task)."""
+    if mirrors.is_local(source):
+        return find_head(source, task)
+    if task is not None:
+        raise NlptlError(f"--task {task}: multi-task runs are read from a local output dir, not {source}")
+    return None
 
 
 def model_kind(config: PretrainedConfig, name: str) -> str:
@@ -68,17 +78,20 @@ class Predictor:
                  truncation: str | None = None, head_tokens: int | None = None, long_text: str | None = None,
                  stride: int | None = None, window_pooling: str | None = None, precision: str = "auto",
                  device: str | torch.device | None = None, recipe_mirrors: dict[str, str] | None = None,
-                 backend: str = "torch") -> None:
+                 backend: str = "torch", task: str | None = None) -> None:
+        """`task`: the head of a multi-task run to predict with (its name in the run's multitask.json)."""
         if batch_size < 1:
             raise NlptlError(f"--batch-size {batch_size}: must be at least 1")
         self.name = str(model)
         cfg = ModelConfig(name=self.name)
         recipe_mirrors = recipe_mirrors or {}
         self.source = mirrors.resolve(self.name, recipe_mirrors)
+        self.head = saved_head(self.source, task)
+        head_dir = str(self.head.folder) if self.head else self.source  # a head's own config.json and recipe.yaml
         self.tokenizer = load_tokenizer(cfg, recipe_mirrors)
-        config = load_config(cfg, recipe_mirrors)
+        config = load_config(ModelConfig(name=head_dir) if self.head else cfg, recipe_mirrors)
         self.kind = model_kind(config, self.name)
-        recipe = saved_recipe(self.source) if mirrors.is_local(self.source) else None
+        recipe = saved_recipe(head_dir) if mirrors.is_local(self.source) else None
         self.trained: DataConfig | None = recipe.data if recipe else None  # how the model was trained, if known
         trained = self.trained or DataConfig()
         self.default_text_column = trained.text_column
@@ -97,6 +110,8 @@ class Predictor:
         self.precision = precision
         self.task = TASKS[self.kind]()  # turns logits into what the kind predicts (softmax, sigmoid, value)
         self.saved_thresholds: dict = getattr(config, THRESHOLDS, None) or {}  # multi-label: chosen by training
+        if self.backend == "onnx" and self.head:
+            raise NlptlError("--backend onnx runs an `nlptl export` folder; a multi-task run's head runs with torch")
         if self.backend == "onnx":  # an `nlptl export` folder: ONNX Runtime on the CPU, the graph's own precision
             self.model: Any = OnnxModel(self.source, config)
             self.device, self.dtype = self.model.device, self.model.dtype
@@ -109,11 +124,14 @@ class Predictor:
         logger.info("prediction in %s (%s)", self.precision_choice.used, self.precision_choice.reason)
         if self.device.type == "cpu":
             keep_freed_memory()  # no page faults on every batch (process-wide: the heap stays at its peak)
-        task = TASKS[self.kind]
-        self.model = (load_ensemble(self.source, task.model_class) if is_ensemble(self.source)
-                      else load_model(task.model_class, cfg, recipe_mirrors))  # an `nlptl ensemble` folder
+        kind = TASKS[self.kind]
+        if self.head:  # one head of a multi-task run, on the run's shared encoder
+            self.model = load_head(self.head, kind.model_class)
+        else:  # an `nlptl ensemble` folder, or a model
+            self.model = (load_ensemble(self.source, kind.model_class) if is_ensemble(self.source)
+                          else load_model(kind.model_class, cfg, recipe_mirrors))
         self.model.to(device=self.device, dtype=self.dtype).eval()
-        if task.first_token_head:
+        if kind.first_token_head:
             last_layer_first_token_only(self.model)  # the last layer computes only what the head reads
         self.labels = [str(self.model.config.id2label[i]) for i in range(self.model.config.num_labels)]
 
@@ -123,6 +141,7 @@ class Predictor:
         stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.is_file() else None
         return {"model": str(Path(self.source).resolve()) if mirrors.is_local(self.source) else self.name,
                 "weights": stamp, "backend": self.backend, "kind": self.kind, "labels": self.labels,
+                **({"task": self.head.name} if self.head else {}),
                 "dtype": str(self.dtype), "batch_size": self.batch_size, **dataclasses.asdict(self.settings)}
 
     def score_columns(self) -> list[str]:

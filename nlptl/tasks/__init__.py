@@ -9,6 +9,7 @@ from nlptl.tasks.base import Task
 from nlptl.tasks.classification import SequenceClassificationTask
 from nlptl.tasks.masked_lm import MaskedLMTask
 from nlptl.tasks.multi_label import MultiLabelClassificationTask
+from nlptl.tasks.multitask import MultitaskTask
 from nlptl.tasks.regression import RegressionTask
 from nlptl.tasks.token_classification import TokenClassificationTask
 
@@ -18,6 +19,7 @@ TASKS: dict[str, type[Task]] = {
     "regression": RegressionTask,  # one or several numbers per text (MSE or Huber)
     "token_classification": TokenClassificationTask,
     "masked_lm": MaskedLMTask,  # domain-adaptive pre-training on unlabelled text
+    "multitask": MultitaskTask,  # type: ignore[dict-item]  # its count_targets/predict are its tasks' (task_of)  # several of the above on one shared encoder (recipe section multitask)
 }
 
 

@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from nlptl.data.batching import LengthGroupedBatches, SortedBatches
+from nlptl.data.batching import eval_batches, train_batches
 from nlptl.data.collate import MODEL_INPUTS, Collator
 from nlptl.errors import NlptlError
 from nlptl.io import append_jsonl
@@ -87,10 +87,7 @@ class Trainer:
         if self.cfg.group_window < 1:
             raise NlptlError(f"train.group_window={self.cfg.group_window}: use at least 1 batch per sorting window")
         model = self.strategy.configure(task.build_model(recipe))
-        self.train_batches = LengthGroupedBatches(splits["train"]["length"], self.cfg.batch_size, recipe.seed,
-                                                  group_by_length=self.cfg.group_by_length,
-                                                  window_batches=self.cfg.group_window,
-                                                  epoch_lengths=getattr(self.train_collate, "epoch_lengths", None))
+        self.train_batches = train_batches(splits["train"], recipe, getattr(self.train_collate, "epoch_lengths", None))
         train_loader = DataLoader(splits["train"], batch_sampler=self.train_batches,
                                   collate_fn=self.train_collate, generator=torch.Generator())
         groups = self.strategy.param_groups(model, self.cfg)
@@ -105,7 +102,8 @@ class Trainer:
         self.scheduler = accelerator.prepare(build_scheduler(self.optimizer, self.cfg, self.total_steps))
         self.eval_loaders = {
             split: accelerator.prepare(DataLoader(
-                ds, batch_sampler=SortedBatches(ds["length"], self.cfg.eval_batch_size), collate_fn=self.collate,
+                ds, batch_sampler=eval_batches(ds, self.cfg.eval_batch_size, accelerator.num_processes),
+                collate_fn=self.collate,
                 generator=torch.Generator()))
             for split, ds in splits.items() if split != "train"
         }
@@ -186,7 +184,7 @@ class Trainer:
 
         Returns the loss sum, target count and sample count over all processes."""
         acc = self.accelerator
-        local_count = sum(self.task.count_targets(batch["labels"]) for batch in window)
+        local_count = sum(self.task_of(batch).count_targets(batch["labels"]) for batch in window)
         total = acc.reduce(torch.tensor(local_count, device=acc.device), reduction="sum").item()
         scale = acc.num_processes / max(total, 1)  # DDP averages gradients over processes
         local_loss = 0.0
@@ -194,7 +192,8 @@ class Trainer:
             inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
             sync = acc.no_sync(self.model) if i < len(window) - 1 else nullcontext()
             with sync:
-                loss_sum = self.strategy.loss_sum(self.model, inputs, batch["labels"], self.task, batch.get("weight"))
+                loss_sum = self.strategy.loss_sum(self.model, inputs, batch["labels"], self.task_of(batch),
+                                                  batch.get("weight"))
                 acc.backward(loss_sum * scale)
             local_loss += loss_sum.detach().float().item()
         if self.cfg.max_grad_norm:
@@ -223,8 +222,9 @@ class Trainer:
             for batch in tqdm(loader, desc=f"evaluating {split}", unit="batch", leave=False,
                               disable=not acc.is_local_main_process):
                 logits = self.model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}).logits
-                predictions, labels = self.task.predict(logits), batch["labels"]
-                losses = self.example_losses(logits, labels)
+                task = self.task_of(batch)
+                predictions, labels = task.predict(logits), batch["labels"]
+                losses = self.example_losses(task, logits, labels)
                 if labels.dim() > 1:  # token tasks: widths differ between processes
                     predictions = acc.pad_across_processes(predictions, dim=1, pad_index=-100)
                     labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
@@ -238,11 +238,17 @@ class Trainer:
         metrics.update(self.task.metrics_from_loss(metrics["loss"]))  # perplexity
         return metrics
 
-    def example_losses(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def task_of(self, batch: dict) -> Task:
+        """The task that scores this batch: the run's task, or (multi-task) the one the batch belongs to."""
+        pick = getattr(self.task, "task_of", None)
+        return pick(batch) if pick is not None else self.task
+
+    @staticmethod
+    def example_losses(task: Task, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """(loss sum, target count) per example, so the gathered mean counts each example once."""
         rows = range(len(labels))
-        sums = torch.stack([self.task.loss_sum(logits[i:i + 1], labels[i:i + 1]).float() for i in rows])
-        counts = torch.tensor([float(self.task.count_targets(labels[i:i + 1])) for i in rows], device=sums.device)
+        sums = torch.stack([task.loss_sum(logits[i:i + 1], labels[i:i + 1]).float() for i in rows])
+        counts = torch.tensor([float(task.count_targets(labels[i:i + 1])) for i in rows], device=sums.device)
         return torch.stack([sums, counts], dim=1)
 
     def evaluate_and_checkpoint(self, train_loss: float, samples_per_second: float) -> None:
