@@ -160,9 +160,7 @@ class SemiConfig:
 class DomainConfig:
     """Adapting to a target domain of which only unlabelled text is at hand."""
 
-    # dann: a domain classifier behind gradient reversal (Ganin et al. 2016) | importance_weighting: source rows
-    # weighted by how target-like they are (a density ratio from a source-vs-target classifier)
-    method: str | None = None
+    method: str | None = None  # dann (gradient reversal, Ganin et al. 2016) | importance_weighting (density ratios)
     target_source: str | None = None  # the target domain's texts: Hub id, local dir or file; None: data.source
     target_split: str | None = None  # split of target_source with target texts (labels, if any, never read)
     target_text_column: str | None = None  # text column of the target texts; None: data.text_column
@@ -214,7 +212,7 @@ class Recipe:
     """One fine-tuning run."""
 
     name: str = "run"  # names the run: output dir runs/<name>, tracker project
-    # sequence_classification | multi_label_classification | regression | token_classification | masked_lm | multitask
+    # {sequence,multi_label,token}_classification | regression | masked_lm | multitask
     task: str = "sequence_classification"
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)

@@ -25,10 +25,12 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import datasets
+import torch
 from accelerate.utils import gather_object
 
 from nlptl import mirrors
@@ -145,8 +147,10 @@ def gathered(pairs: list[tuple[int, Any]], count: int) -> list[Any]:
     return [by_row[row] for row in range(count)]
 
 
-def score_classification(predictor: Predictor, ds: datasets.Dataset, split: str, text_column: str,
-                         pair_column: str | None, references: list[int], progress: bool) -> dict[str, Any]:
+def score_texts(ds: datasets.Dataset, split: str, text_column: str, pair_column: str | None, progress: bool,
+                predictor: Predictor,
+                score: Callable[[list[str], list[str] | None], torch.Tensor]) -> list[list[float]]:
+    """`score(texts, pairs)` of every row (this process's share, gathered from all), in row order."""
     from tqdm.auto import tqdm
 
     texts = column(ds, text_column)
@@ -157,12 +161,17 @@ def score_classification(predictor: Predictor, ds: datasets.Dataset, split: str,
     for start in tqdm(range(0, len(rows), CHUNK), desc=f"evaluating {split}", unit="chunk",
                       disable=not (progress and partial_state().is_main_process)):
         chunk = rows[start:start + CHUNK]
-        probabilities = predictor.probabilities([texts[i] for i in chunk],
-                                                [pairs[i] for i in chunk] if pairs is not None else None)
-        scored += list(zip(chunk, probabilities.tolist(), strict=True))
+        values = score([texts[i] for i in chunk], [pairs[i] for i in chunk] if pairs is not None else None)
+        scored += list(zip(chunk, values.tolist(), strict=True))
+    return gathered(scored, len(texts))
+
+
+def score_classification(predictor: Predictor, ds: datasets.Dataset, split: str, text_column: str,
+                         pair_column: str | None, references: list[int], progress: bool) -> dict[str, Any]:
+    scored = score_texts(ds, split, text_column, pair_column, progress, predictor, predictor.probabilities)
     task = SequenceClassificationTask()
     task.label_names = predictor.labels
-    metrics = task.compute_metrics(gathered(scored, len(texts)), references, split, None)
+    metrics = task.compute_metrics(scored, references, split, None)
     metrics["reports"] = task
     return metrics
 
@@ -182,18 +191,7 @@ def target_rows(predictor: Predictor, ds: datasets.Dataset, split: str, data: Da
 def score_targets(predictor: Predictor, ds: datasets.Dataset, split: str, text_column: str,
                   pair_column: str | None, references: list[list[float]], progress: bool) -> dict[str, Any]:
     """Multi-label (at the model's saved thresholds) and regression scores, as training computes them."""
-    from tqdm.auto import tqdm
-
-    texts = column(ds, text_column)
-    pairs = column(ds, pair_column) if pair_column else None
-    predictor.check_pairs(texts, pairs)
-    rows = shard(len(texts))
-    scored: list[tuple[int, list[float]]] = []
-    for start in tqdm(range(0, len(rows), CHUNK), desc=f"evaluating {split}", unit="chunk",
-                      disable=not (progress and partial_state().is_main_process)):
-        chunk = rows[start:start + CHUNK]
-        values = predictor.outputs([texts[i] for i in chunk], [pairs[i] for i in chunk] if pairs is not None else None)
-        scored += list(zip(chunk, values.tolist(), strict=True))
+    scored = score_texts(ds, split, text_column, pair_column, progress, predictor, predictor.outputs)
     task: MultiLabelClassificationTask | RegressionTask
     if predictor.kind == MULTI_LABEL:
         task = MultiLabelClassificationTask()
@@ -201,7 +199,7 @@ def score_targets(predictor: Predictor, ds: datasets.Dataset, split: str, text_c
     else:
         task = RegressionTask()  # the saved head outputs the data's units: no scale to undo
     task.label_names = predictor.labels
-    metrics = task.compute_metrics(gathered(scored, len(texts)), references, split, None)
+    metrics = task.compute_metrics(scored, references, split, None)
     metrics["reports"] = task
     return metrics
 
