@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import datasets
 import torch
-from transformers import AutoModel, PreTrainedTokenizerBase
+from transformers import AutoModel, PreTrainedModel, PreTrainedTokenizerBase
 
 from nlptl.data.collate import Collator
 from nlptl.errors import NlptlError
@@ -60,6 +60,8 @@ class MultitaskTask:
     first_token_head = False  # the shared encoder also feeds token heads
     stratify_column = None
     ddp_find_unused_parameters = True  # a process's batch trains one head; the others get no gradient there
+    problem_type = None
+    source_row_column = None
 
     def __init__(self) -> None:
         self.specs: list[TaskSpec] = []
@@ -159,6 +161,15 @@ class MultitaskTask:
     count_targets = predict = loss_sum
 
     # ---- metrics and reports --------------------------------------------------------------------------
+    def fit_loss(self, train: datasets.Dataset, recipe: Recipe) -> dict[str, Any]:
+        return {}  # each task fitted its own loss (class weights, target scale) in its own data stage
+
+    def finish_model(self, model: PreTrainedModel) -> None:
+        """Each head gets what its kind's prediction needs (multi-label thresholds, a regression's scale)."""
+        heads = cast(MultitaskModel, model).head_models
+        for spec, task in zip(self.specs, self.tasks, strict=True):
+            task.finish_model(heads[spec.name])
+
     def compute_metrics(self, predictions: list, references: list, split: str,
                         dataset: MultitaskDataset) -> dict[str, Any]:
         """Each task's metrics on its part of the split (predictions are in example_id order: task by task)."""
