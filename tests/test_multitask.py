@@ -13,6 +13,8 @@ import nlptl
 from nlptl import NlptlError
 from nlptl.recipe import MultitaskConfig, TaskSpec, load_recipe_yaml
 
+pytestmark = pytest.mark.slow  # tiny multi-task trainings (a minute or more on 2 cores): the slow run
+
 
 @pytest.fixture(scope="module")
 def ner_dir(tmp_path_factory) -> Path:

@@ -30,6 +30,7 @@ def test_indistinguishable_domains_keep_weights_near_one():
     assert report["effective_sample_size"] > 0.9 * 400
 
 
+@pytest.mark.slow  # trains the tiny model end to end
 def test_a_weighted_run_trains_on_the_weighted_rows(tiny_model_dir, tiny_data_dir, tmp_path):
     target = synthetic_reviews(80, seed=41)
     target["text"] = [text + " film film" for text in target["text"]]

@@ -37,6 +37,7 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(folder / "model.safetensors")
 
 
+@pytest.mark.slow  # trains the tiny model end to end
 def test_rounds_write_a_plain_run_and_report_the_pseudo_labels(tiny_model_dir, data_with_pool, tmp_path):
     out = tmp_path / "run"
     metrics = nlptl.train(semi_recipe(tiny_model_dir, data_with_pool, out))

@@ -37,6 +37,7 @@ def target_file(tmp_path):
     return tmp_path / "target.parquet"
 
 
+@pytest.mark.slow  # trains the tiny model end to end
 def test_a_dann_run_logs_domain_accuracy_and_saves_a_plain_classifier(tiny_model_dir, tiny_data_dir, target_file,
                                                                       tmp_path):
     recipe = tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "run", epochs=2, eval_every=8)
