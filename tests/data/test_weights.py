@@ -23,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bad_inputs"))
 from bad_input import expect_clean_failure  # noqa: E402
 from test_token_classification import NAMES, ner_recipe, write_ner_splits  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains tiny models end to end; the unit run keeps to its 5-minute budget
+
 
 def weighted_data(source: Path, folder: Path, weight=lambda rng, row: rng.uniform(0, 3)) -> Path:
     """The tiny sentiment splits with a `w` column; train made 3:1 negative so balanced weights differ from 1."""

@@ -107,6 +107,7 @@ def test_window_long_text_scores_as_predict_does_and_is_recorded(run_dir, tmp_pa
     assert result["long_text"]["long_text"] == "window" and result["long_text"]["stride"] == 4
 
 
+@pytest.mark.slow  # two tiny trainings
 @pytest.mark.parametrize("pooling", ["mean", "max"])
 def test_training_scores_windows_as_evaluate_and_predict_do(tiny_model_dir, tiny_data_dir, tmp_path, pooling):
     """data.long_text window: the run's own test score pools windows, per text, exactly as evaluate does."""

@@ -14,6 +14,8 @@ from nlptl.evaluation.run import evaluate
 from nlptl.tasks import checkpoint_task
 from nlptl.tasks.multi_label import multi_label_metrics, tuned_thresholds
 
+pytestmark = pytest.mark.slow  # trains tiny models end to end; the unit run keeps to its 5-minute budget
+
 
 def recipe_for(model_dir, data_dir, out, **train):
     recipe = tiny_recipe(model_dir, data_dir, out, **{"epochs": 8, **train})

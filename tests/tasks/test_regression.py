@@ -14,6 +14,8 @@ from nlptl.data.targets import regression_targets
 from nlptl.evaluation.run import evaluate
 from nlptl.tasks.regression import RegressionTask, regression_metrics
 
+pytestmark = pytest.mark.slow  # trains tiny models end to end; the unit run keeps to its 5-minute budget
+
 
 def recipe_for(model_dir, data_dir, out, **train):
     recipe = tiny_recipe(model_dir, data_dir, out, **{"epochs": 6, **train})
