@@ -105,8 +105,8 @@ def importance_weighting(recipe: Recipe, on_evaluate=None) -> dict:
         if state.is_main_process:
             source_texts = list(splits["train"][recipe.data.text_column])
             batch_size = recipe.train.eval_batch_size
-            weights, report = density_ratios(encoder_features(recipe, source_texts, batch_size),
-                                             encoder_features(recipe, texts, batch_size),
+            features = encoder_features(recipe, source_texts + texts, batch_size)  # one model load, one sort
+            weights, report = density_ratios(features[:len(source_texts)], features[len(source_texts):],
                                              recipe.domain.max_weight, recipe.seed)
             write_labelled_splits(folder / "data", splits, recipe.data.text_column, label_names,
                                   train_columns={WEIGHT_COLUMN: weights.tolist()})

@@ -21,7 +21,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from nlptl.data.batching import SortedBatches
 from nlptl.data.collate import MODEL_INPUTS, PadCollator
 from nlptl.data.truncation import STRATEGIES, encode_single, special_token_frame
-from nlptl.data.windows import LONG_TEXT, check_window_settings, default_stride, encode_windows
+from nlptl.data.windows import check_window_settings, default_stride, encode_windows
 from nlptl.errors import NlptlError
 
 
@@ -36,9 +36,7 @@ class EncodeSettings:
 
     def check(self, tokenizer: PreTrainedTokenizerBase) -> None:
         """Fail before reading any input when a setting cannot work with this tokenizer."""
-        if self.long_text not in LONG_TEXT:
-            raise NlptlError(f"--long-text {self.long_text!r}: choose one of {', '.join(LONG_TEXT)}")
-        check_window_settings(self.long_text, self.pooling)
+        check_window_settings(self.long_text, self.pooling)  # one message for recipe fields and flags
         if self.truncation not in STRATEGIES:
             raise NlptlError(f"--truncation {self.truncation!r}: choose one of {', '.join(STRATEGIES)}")
         prefix, suffix = special_token_frame(tokenizer)

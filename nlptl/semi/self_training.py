@@ -201,12 +201,11 @@ class SelfTraining:
         return folder
 
     def train_round(self, recipe: Recipe, folder: Path) -> dict:
-        from nlptl.run import train
+        from nlptl.run import run_outputs_in, train
 
         if folder != self.output_dir and run_done(folder):
             logger.info("self-training: %s is complete; using it", folder)
             return json.loads((folder / "metrics.json").read_text())
-        from nlptl.run import run_outputs_in
 
         resume = "latest" if self.recipe.resume and run_outputs_in(folder) else None
         return train(dataclasses.replace(recipe, resume=resume), self.on_evaluate if folder == self.output_dir
