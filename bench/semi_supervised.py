@@ -1,12 +1,13 @@
-"""Few labels + unlabelled text: plain fine-tuning vs self-training on IMDb (issue 16), and SetFit as the peer.
+"""Few labels + unlabelled text: plain fine-tuning vs self-training vs UDA on IMDb (issue 16), and SetFit as the peer.
 
 Each seed runs `recipes/imdb_fewshot_selftrain.py` (100 labels by default): its round-0 teacher *is* the plain
 fine-tuning row (layer-wise LR, the best few-label recipe of docs/measured.md), so both rows see the same labels.
+`--uda` adds `recipes/imdb_fewshot_uda.py` on the same labels (consistency training on `unsup` reviews).
 The SetFit row (`--setfit`, needs `pip install setfit`) trains SetFit on the same labelled reviews and the same
 MiniLM checkpoint and scores the same test reviews. Mean ± std over seeds, wall time of each method, and the
 ratio to plain fine-tuning.
 
-    python bench/semi_supervised.py --seeds 3 --labels 100 --test-samples 2000 [--setfit]
+    python bench/semi_supervised.py --seeds 3 --labels 100 --test-samples 2000 [--uda] [--setfit]
     python bench/semi_supervised.py --smoke        # tiny sizes: checks the script end to end
 
 Runs go to --output-dir (default runs/semi_supervised/); a seed whose metrics.json exists is not run again, and
@@ -55,6 +56,30 @@ def nlptl_row(args: argparse.Namespace, seed: int) -> dict:
             "plain_train_s": teacher_seconds, "self_training_s": selftrain_seconds(out)}
 
 
+def uda_row(args: argparse.Namespace, seed: int) -> dict:
+    """UDA's test accuracy and training seconds for one seed (same labelled rows and test sample)."""
+    import nlptl
+    from nlptl.recipe import load_recipe_file
+
+    out = Path(args.output_dir) / f"uda_n{args.labels}_seed{seed}"
+    recipe = load_recipe_file(ROOT / "recipes" / "imdb_fewshot_uda.py")
+    recipe.model.name, recipe.seed, recipe.output_dir = minilm_path(), seed, str(out)
+    recipe.mirrors = {"stanfordnlp/imdb": str(SHARED_DATA / "imdb")}
+    recipe.data.max_train_samples, recipe.data.max_eval_samples = args.labels, args.test_samples
+    recipe.semi.max_unlabelled, recipe.train.log_with = args.unlabelled, []
+    if args.uda_steps:
+        recipe.train.min_steps = args.uda_steps
+    if args.uda_ratio:
+        recipe.semi.uda_ratio = args.uda_ratio
+    if args.smoke:
+        recipe.train.min_steps, recipe.data.max_length = 5, 64
+    if not (out / "metrics.json").is_file():
+        recipe.resume = "latest" if out.exists() else None
+        nlptl.train(recipe)
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {"uda": metrics["test"]["accuracy"], "uda_s": metrics["train"]["train_runtime_s"]}
+
+
 def selftrain_seconds(out: Path) -> float:
     """Training seconds of every round plus the seconds spent labelling the pool (as the run recorded them; a
     resumed round counts only its last part)."""
@@ -67,7 +92,11 @@ def selftrain_seconds(out: Path) -> float:
 
 
 def setfit_row(args: argparse.Namespace, seed: int) -> dict:
-    """SetFit (Tunstall et al. 2022) on the same labelled reviews and test sample, same MiniLM checkpoint."""
+    """SetFit (Tunstall et al. 2022) on the same labelled reviews and test sample, same MiniLM checkpoint (kept in
+    OUTPUT/setfit_n{labels}_seed{seed}.json, so a rerun of the bench reuses it)."""
+    done = Path(args.output_dir) / f"setfit_n{args.labels}_seed{seed}.json"
+    if done.is_file():
+        return json.loads(done.read_text())
     import datasets
     from setfit import SetFitModel, Trainer, TrainingArguments
 
@@ -86,7 +115,9 @@ def setfit_row(args: argparse.Namespace, seed: int) -> dict:
     seconds = time.perf_counter() - started
     predicted = model.predict(splits["test"]["text"], batch_size=64)
     accuracy = sum(int(p) == g for p, g in zip(predicted, splits["test"]["label"], strict=True)) / len(predicted)
-    return {"seed": seed, "setfit": accuracy, "setfit_s": seconds}
+    row = {"seed": seed, "setfit": accuracy, "setfit_s": seconds, "setfit_iterations": args.setfit_iterations}
+    done.write_text(json.dumps(row))
+    return row
 
 
 def summary(values: list[float]) -> str:
@@ -103,6 +134,9 @@ def main() -> None:
     parser.add_argument("--test-samples", type=int, default=2000, help="seeded test sample (0: all 25,000)")
     parser.add_argument("--unlabelled", type=int, default=4000, help="unsup reviews labelled per round")
     parser.add_argument("--top-k", type=int, default=1000, help="pseudo-labels per class at most")
+    parser.add_argument("--uda", action="store_true", help="add the UDA row (recipes/imdb_fewshot_uda.py)")
+    parser.add_argument("--uda-steps", type=int, default=None, help="UDA's optimizer steps (default: the recipe's)")
+    parser.add_argument("--uda-ratio", type=int, default=None, help="UDA's unlabelled texts per labelled row")
     parser.add_argument("--setfit", action="store_true", help="add the SetFit row (pip install setfit)")
     parser.add_argument("--setfit-iterations", type=int, default=20, help="SetFit's pairs per example")
     parser.add_argument("--output-dir", default="runs/semi_supervised")
@@ -117,6 +151,8 @@ def main() -> None:
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         row = nlptl_row(args, seed)
+        if args.uda:
+            row.update(uda_row(args, seed))
         if args.setfit:
             row.update(setfit_row(args, seed))
         rows.append(row)
@@ -126,11 +162,16 @@ def main() -> None:
     print(f"  self-training ({args.unlabelled} unsup reviews, <= {args.top_k}/class): "
           f"{summary([r['self_training'] for r in rows])}%  "
           f"({statistics.mean(r['pseudo_labelled'] for r in rows):.0f} pseudo-labels)")
+    if args.uda:
+        print(f"  UDA ({args.unlabelled} unsup reviews): {summary([r['uda'] for r in rows])}%")
     if args.setfit:
         print(f"  SetFit (same labels, same MiniLM): {summary([r['setfit'] for r in rows])}%")
     plain_s = statistics.mean(r["plain_train_s"] for r in rows)
     self_s = statistics.mean(r["self_training_s"] for r in rows)
     setfit = f"; SetFit {statistics.mean(r['setfit_s'] for r in rows):.0f} s" if args.setfit else ""
+    if args.uda:
+        uda_s = statistics.mean(r["uda_s"] for r in rows)
+        setfit = f"; UDA {uda_s:.0f} s ({uda_s / plain_s:.1f}x){setfit}"
     print(f"  training time: plain {plain_s:.0f} s; self-training {self_s:.0f} s ({self_s / plain_s:.1f}x: teacher, "
           f"pool labelling and student){setfit}")
 

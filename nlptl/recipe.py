@@ -143,17 +143,29 @@ class MaskedLMConfig:
     probability: float = 0.15  # share of tokens masked (80% [MASK], 10% random, 10% kept)
 
 
+UDA_OPS = ("synonym", "swap", "delete", "insert")  # meaning-keeping EDA operations (antonym flips the meaning)
+
+
 @dataclass
 class SemiConfig:
     """Learning from unlabelled text while learning the task (semi-supervised)."""
 
-    method: str | None = None  # self_training: a teacher labels data.unlabelled_split; confident rows join train
+    method: str | None = None  # self_training: pseudo-labels join train | uda: consistency on augmented copies
     rounds: int = 1  # self_training: teacher -> student rounds (each student teaches the next round)
     threshold: float | None = 0.9  # keep a pseudo-label whose probability is at least this (None: top_k decides)
     top_k: int | None = None  # at most this many pseudo-labels per class, most confident first
     balance: bool = True  # the same number of pseudo-labels for every class (as many as the rarest class has)
-    max_unlabelled: int | None = 10000  # unlabelled texts labelled per round (a seeded sample); None: all
+    max_unlabelled: int | None = 10000  # unlabelled texts used (a seeded sample; self-training: per round); None: all
     teacher: str | None = None  # a trained run that labels round 1 (default: one trained on the labelled data)
+    # uda (consistency training, Xie et al. 2020): every step adds a KL term between the predictions on unlabelled
+    # texts and on augmented copies of them
+    uda_weight: float = 1.0  # weight of the consistency term against the labelled loss
+    uda_ratio: int = 1  # unlabelled texts per labelled row in each micro-batch
+    uda_temperature: float = 0.85  # sharpening of the targets (softmax temperature; 1: none)
+    uda_confidence: float = 0.45  # only unlabelled texts predicted at least this confidently count (0: all)
+    uda_ops: list[str] = field(default_factory=lambda: list(UDA_OPS))  # how the copies are made (EDA operations)
+    uda_alpha: float = 0.2  # share of words each augmentation changes
+    tsa: str | None = None  # training signal annealing of the labelled loss: linear | exp | log (None: off)
 
 
 @dataclass

@@ -26,6 +26,8 @@ from nlptl.models import load_config, load_tokenizer
 from nlptl.overrides import apply_overrides
 from nlptl.precision import LayerShape, PrecisionChoice, training_precision
 from nlptl.recipe import Recipe, recipe_to_yaml
+from nlptl.semi import IN_TRAINING as SEMI_IN_TRAINING
+from nlptl.semi import check_semi_method, run_semi
 from nlptl.tasks import get_task
 from nlptl.training.checkpoints import CHECKPOINTS, find_resume_checkpoint, list_checkpoints
 from nlptl.training.distributed import force_cpu, partial_state
@@ -175,9 +177,9 @@ def train(recipe: Recipe, on_evaluate: EvalCallback | None = None) -> dict:
     trainer, e.g. `nlptl tune`'s pruning). A recipe with `semi.method` runs its rounds (`nlptl.semi`) and one with
     importance weighting weighs its rows first (`nlptl.domain`), each step a plain run of this function."""
     if recipe.semi.method:
-        from nlptl.semi import run_semi
-
-        return run_semi(recipe, on_evaluate)
+        check_semi_method(recipe)  # before importance weighting's data step
+        if recipe.semi.method not in SEMI_IN_TRAINING:
+            return run_semi(recipe, on_evaluate)
     if recipe.domain.method == "importance_weighting":
         from nlptl.domain.importance import importance_weighting
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 
 import numpy as np
 import torch
@@ -103,11 +104,13 @@ def importance_weighting(recipe: Recipe, on_evaluate=None) -> dict:
     if not (folder / "report.json").is_file():
         texts = target_texts(recipe)
         if state.is_main_process:
+            started = time.perf_counter()
             source_texts = list(splits["train"][recipe.data.text_column])
             batch_size = recipe.train.eval_batch_size
             features = encoder_features(recipe, source_texts + texts, batch_size)  # one model load, one sort
             weights, report = density_ratios(features[:len(source_texts)], features[len(source_texts):],
                                              recipe.domain.max_weight, recipe.seed)
+            report["seconds"] = round(time.perf_counter() - started, 2)  # embedding + classifier: the method's cost
             write_labelled_splits(folder / "data", splits, recipe.data.text_column, label_names,
                                   train_columns={WEIGHT_COLUMN: weights.tolist()})
             write_json(folder / "report.json", report)

@@ -22,6 +22,8 @@ def target_texts(recipe: Recipe) -> list[str]:
     if column not in target.column_names:
         raise NlptlError(f"domain.target_split {cfg.target_split!r} of {source} has no text column {column!r} "
                          f"(columns: {', '.join(target.column_names)}); set domain.target_text_column")
+    if len(target) == 0:
+        raise NlptlError(f"domain.target_split {cfg.target_split!r} of {source} has no texts; point it at target text")
     if cfg.max_target is not None and cfg.max_target < len(target):
         target = target.shuffle(seed=recipe.seed).select(range(cfg.max_target))
     return [text or "" for text in target[column]]

@@ -7,13 +7,23 @@ from typing import Any
 from nlptl.errors import NlptlError
 from nlptl.recipe import Recipe
 
-METHODS = ("self_training",)
+METHODS = ("self_training", "uda")
+IN_TRAINING = ("uda",)  # a term of the training loss (a strategy wrapper), not rounds of runs above the trainer
+
+
+def check_semi_method(recipe: Recipe) -> None:
+    """The method's name, and UDA's settings (it runs inside the trainer, after other methods' data steps)."""
+    if recipe.semi.method not in METHODS:
+        raise NlptlError(f"semi.method {recipe.semi.method!r}: choose one of {', '.join(METHODS)}")
+    if recipe.semi.method == "uda":
+        from nlptl.training.strategies.consistency import check_consistency_settings
+
+        check_consistency_settings(recipe)
 
 
 def run_semi(recipe: Recipe, on_evaluate: Any = None) -> dict:
-    """Train with the recipe's semi-supervised method; returns the final model's metrics."""
-    if recipe.semi.method not in METHODS:
-        raise NlptlError(f"semi.method {recipe.semi.method!r}: choose one of {', '.join(METHODS)}")
+    """Train with the recipe's rounds-based semi-supervised method; returns the final model's metrics."""
+    check_semi_method(recipe)
     from nlptl.semi.self_training import self_train
 
     return self_train(recipe, on_evaluate)

@@ -166,7 +166,7 @@ class Trainer:
             bar.close()
         return {"time_to_first_step_s": first_step_at, "train_runtime_s": time.perf_counter() - started,
                 "steps": state.step, "samples_seen": state.samples_seen, "train_examples": len(self.splits["train"]),
-                **self.parameter_counts}
+                **self.parameter_counts, **self.strategy.summary()}
 
     def accumulation_windows(self, loader):
         """Groups of `grad_accum` micro-batches; the last group of an epoch may be shorter."""
@@ -196,6 +196,7 @@ class Trainer:
                                                   batch.get("weight"))
                 acc.backward(loss_sum * scale)
             local_loss += loss_sum.detach().float().item()
+        local_loss -= self.strategy.auxiliary_loss_sum()  # the task's loss alone is logged and checked
         if self.cfg.max_grad_norm:
             clip_gradients(acc, self.model, self.cfg.max_grad_norm)
         self.optimizer.step()

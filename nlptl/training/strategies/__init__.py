@@ -8,6 +8,7 @@ import dataclasses
 from nlptl.domain import METHODS
 from nlptl.errors import NlptlError
 from nlptl.recipe import Recipe
+from nlptl.semi import check_semi_method
 from nlptl.training.strategies.base import FullFineTuning, Strategy, parameter_counts
 from nlptl.training.strategies.distill import Distillation
 from nlptl.training.strategies.feature_extraction import FeatureExtraction
@@ -24,11 +25,18 @@ __all__ = ["STRATEGIES", "FullFineTuning", "Strategy", "build_strategy", "descri
 
 
 def build_strategy(recipe: Recipe) -> Strategy:
-    """The recipe's transfer strategy, wrapped by its domain-adaptation method if it names one."""
+    """The recipe's transfer strategy, wrapped by its in-training semi-supervised method (UDA) or its
+    domain-adaptation method (DANN) if it names one."""
     name = recipe.strategy.name
     if name not in STRATEGIES:
         raise NlptlError(f"strategy.name={name!r}: choose one of {', '.join(STRATEGIES)}")
     strategy = STRATEGIES[name](recipe)  # type: ignore[call-arg]  # every strategy class takes the recipe
+    if recipe.semi.method:
+        check_semi_method(recipe)
+        if recipe.semi.method == "uda":
+            from nlptl.training.strategies.consistency import ConsistencyTraining
+
+            return ConsistencyTraining(strategy, recipe)
     method = recipe.domain.method
     if method is None:
         return strategy

@@ -17,6 +17,7 @@ from nlptl.tasks.base import Task
 from nlptl.training.optim import param_groups
 
 logger = logging.getLogger(__name__)
+OWN_FORWARD = ("feature_extraction", "distill")  # strategies whose forward pass or loss is their own: not wrappable
 
 
 class Strategy(Protocol):
@@ -46,6 +47,13 @@ class Strategy(Protocol):
     def progress(self) -> dict[str, float]:
         """Figures of the strategy's own objective since the last call, for each history.jsonl record (DANN's
         domain-classifier accuracy); empty for most."""
+
+    def auxiliary_loss_sum(self) -> float:
+        """The part of the loss sums since the last call that is the strategy's own objective, not the task's (DANN's
+        domain loss, UDA's consistency term): the trainer logs and checks the task's loss without it."""
+
+    def summary(self) -> dict:
+        """What the strategy reports once, in metrics.json's `train` section (UDA: its unlabelled texts)."""
 
     def export_model(self, model: torch.nn.Module) -> PreTrainedModel:
         """The plain transformers model to save, called once after training (may change `model` in place)."""
@@ -81,6 +89,12 @@ class FullFineTuning:
         return task.loss_sum(*task.training_logits(model, inputs, labels), weights)
 
     def progress(self) -> dict[str, float]:
+        return {}
+
+    def auxiliary_loss_sum(self) -> float:
+        return 0.0
+
+    def summary(self) -> dict:
         return {}
 
     def export_model(self, model: torch.nn.Module) -> PreTrainedModel:

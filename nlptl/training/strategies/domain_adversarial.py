@@ -22,18 +22,17 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from nlptl.data.collate import PadCollator
-from nlptl.data.truncation import encode_single
 from nlptl.domain.targets import target_texts
 from nlptl.errors import NlptlError
 from nlptl.models import load_tokenizer
 from nlptl.recipe import Recipe, TrainConfig
 from nlptl.tasks.base import Task
 from nlptl.training.optim import numeric_lr
-from nlptl.training.strategies.base import Strategy
+from nlptl.training.side_rows import SideRows, text_rows
+from nlptl.training.strategies.base import OWN_FORWARD, Strategy
 
 logger = logging.getLogger(__name__)
 HEAD = "domain_classifier"
-INCOMPATIBLE = ("feature_extraction", "distill")  # their forward pass or loss is their own
 
 
 class GradientReversal(torch.autograd.Function):
@@ -78,7 +77,7 @@ class DomainAdversarial:
     name = "dann"
 
     def __init__(self, inner: Strategy, recipe: Recipe) -> None:
-        if recipe.strategy.name in INCOMPATIBLE:
+        if recipe.strategy.name in OWN_FORWARD:
             raise NlptlError(f"domain.method dann does not combine with strategy {recipe.strategy.name}; use full, "
                              "layerwise_lr, partial_freezing, gradual_unfreezing or lora")
         if recipe.task != "sequence_classification" or recipe.data.text_pair_column:
@@ -91,8 +90,9 @@ class DomainAdversarial:
         self.description = inner.description + (f"; adversarial domain adaptation (DANN) toward "
                                                 f"{cfg.target_source or recipe.data.source} ({cfg.target_split})")
         self.store: dict[str, torch.Tensor] = {}
-        self.scale, self.total_steps, self.step, self.micro = 0.0, 1, 0, 0
+        self.scale, self.total_steps = 0.0, 1
         self.correct = self.seen = 0
+        self.domain_loss = 0.0  # weight x domain loss summed since auxiliary_loss_sum was last read
         self.target_rows = self.load_target()
 
     # ---- target texts -------------------------------------------------------------------------------
@@ -101,22 +101,15 @@ class DomainAdversarial:
         texts = target_texts(recipe)
         tokenizer = load_tokenizer(recipe.model, recipe.mirrors)
         self.collate = PadCollator(tokenizer)
-        encoded = encode_single(tokenizer, texts, data.max_length, data.truncation, data.head_tokens)
-        rows = [dict(zip(encoded, values, strict=True)) for values in zip(*encoded.values(), strict=True)]
-        self.order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(recipe.seed)).tolist()
+        rows = text_rows(tokenizer, texts, data)
+        self.side = SideRows(len(rows), recipe.seed, recipe.train.grad_accum)
         logger.info("DANN: %d target texts from %s (%s)", len(rows), self.cfg.target_source or data.source,
                     self.cfg.target_split)
         return rows
 
     def target_batch(self, size: int, device: torch.device) -> dict[str, torch.Tensor]:
         """The target rows of this (step, micro-batch, process): a function of them alone, so resume is exact."""
-        from nlptl.training.distributed import partial_state
-
-        state = partial_state()
-        micro = self.step * self.recipe.train.grad_accum + self.micro
-        start = (micro * state.num_processes + state.process_index) * size
-        picks = [self.target_rows[self.order[(start + i) % len(self.order)]] for i in range(size)]
-        self.micro += 1
+        picks = [self.target_rows[i] for i in self.side.take(size)]
         return {key: value.to(device) for key, value in self.collate(picks).items() if key != "labels"}
 
     # ---- strategy hooks -----------------------------------------------------------------------------
@@ -144,7 +137,7 @@ class DomainAdversarial:
         self.inner.on_epoch_start(model, epoch)
 
     def on_step_start(self, model: nn.Module, step: int) -> None:
-        self.step, self.micro = step, 0
+        self.side.start_step(step)
         self.scale = dann_lambda(step / self.total_steps, self.cfg.lambda_max)
         self.inner.on_step_start(model, step)
 
@@ -160,16 +153,25 @@ class DomainAdversarial:
         domains = torch.cat([torch.zeros(len(source)), torch.ones(len(target))]).long().to(features.device)
         head = getattr(model, "module", model).get_submodule(HEAD)
         logits = head(features)
+        domain_loss = self.cfg.weight * nn.functional.cross_entropy(logits, domains, reduction="sum")
         with torch.no_grad():
             self.correct += int((logits.argmax(-1) == domains).sum())
             self.seen += len(domains)
-        return task_loss + self.cfg.weight * nn.functional.cross_entropy(logits, domains, reduction="sum")
+            self.domain_loss += float(domain_loss)
+        return task_loss + domain_loss
 
     def progress(self) -> dict[str, float]:
         """Domain accuracy on the batches since the last call (this process's), and the current λ."""
         figures = {"domain_accuracy": self.correct / self.seen} if self.seen else {}
         self.correct = self.seen = 0
         return {**figures, "dann_lambda": round(self.scale, 4)}
+
+    def auxiliary_loss_sum(self) -> float:
+        total, self.domain_loss = self.domain_loss, 0.0
+        return total + self.inner.auxiliary_loss_sum()
+
+    def summary(self) -> dict:
+        return self.inner.summary()
 
     def export_model(self, model: nn.Module) -> PreTrainedModel:
         self.hook.remove()
