@@ -13,13 +13,33 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_recipe
+from conftest import synthetic_reviews, tiny_recipe
 from safetensors.torch import load_file
 
 import nlptl
 from nlptl.recipe import recipe_to_yaml
 
 pytestmark = pytest.mark.slow  # two processes under accelerate launch
+
+
+def launch_two(recipe_file: Path) -> None:
+    """`nlptl train RECIPE` as two CPU processes under accelerate launch."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "nlptl.cli",
+               "train", str(recipe_file)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def one_process(train, *args, **kwargs):
+    """`train(...)` with one thread, as each launched process has (OMP_NUM_THREADS=1)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train(*args, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def files_of(run: Path) -> set[str]:
@@ -33,21 +53,11 @@ def test_two_processes_train_and_evaluate_like_one(tiny_model_dir, tiny_data_dir
         made.model.dropout = 0.0  # dropout draws differ per process; everything else is the same computation
         return made
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as each launched process (OMP_NUM_THREADS=1)
-    try:
-        one = nlptl.train(recipe(tmp_path / "one", grad_accum=2))
-    finally:
-        torch.set_num_threads(threads)
+    one = one_process(nlptl.train, recipe(tmp_path / "one", grad_accum=2))
     two_dir = tmp_path / "two"
     recipe_file = tmp_path / "recipe.yaml"
     recipe_file.write_text(recipe_to_yaml(recipe(two_dir)))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "nlptl.cli",
-               "train", str(recipe_file)]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
+    launch_two(recipe_file)
     two = json.loads((two_dir / "metrics.json").read_text())
 
     print({split: {k: one[split][k] for k in ("num_examples", "accuracy", "loss")} for split in ("validation", "test")})
@@ -93,21 +103,34 @@ def test_class_and_example_weights_are_exact_across_two_processes(tiny_model_dir
         made.model.dropout, made.data.weight_column = 0.0, "w"
         return made
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        one = nlptl.train(recipe(tmp_path / "one", grad_accum=2))
-    finally:
-        torch.set_num_threads(threads)
+    one = one_process(nlptl.train, recipe(tmp_path / "one", grad_accum=2))
     recipe_file = tmp_path / "recipe.yaml"
     recipe_file.write_text(recipe_to_yaml(recipe(tmp_path / "two")))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "nlptl.cli",
-               "train", str(recipe_file)]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
+    launch_two(recipe_file)
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert two["train"]["class_weights"] == one["train"]["class_weights"] and one["train"]["example_weights"]
+    a, b = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("one", "two"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a)
+
+
+def test_uda_is_exact_across_two_processes(tiny_model_dir, tiny_data_dir, tmp_path):
+    """Consistency training: 2 processes x batch 8 draw the unlabelled texts 1 process x batch 8 x 2 accumulated
+    micro-batches draws, and the labelled and consistency terms are normalised alike: the same final weights."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data_dir, data)
+    synthetic_reviews(60, seed=41)[["text"]].to_parquet(data / "unsup.parquet")
+
+    def recipe(out: Path, **train):
+        made = tiny_recipe(tiny_model_dir, data, out, max_steps=4, batch_size=8, group_by_length=False, **train)
+        made.model.dropout, made.data.unlabelled_split = 0.0, "unsup"
+        made.semi = nlptl.SemiConfig(method="uda", uda_ratio=2, uda_confidence=0.0, uda_ops=["swap", "delete"])
+        return made
+
+    one_process(nlptl.train, recipe(tmp_path / "one", grad_accum=2))
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(recipe_to_yaml(recipe(tmp_path / "two")))
+    launch_two(recipe_file)
     a, b = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("one", "two"))
     assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a)
