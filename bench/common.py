@@ -21,6 +21,13 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def mean_std_percent(values: list[float]) -> str:
+    """Shares (0-1) over seeds as "mean ± std" in percent (std 0 for one seed)."""
+    mean = statistics.mean(values) * 100
+    std = statistics.stdev(values) * 100 if len(values) > 1 else 0.0
+    return f"{mean:.1f} ± {std:.1f}"
+
+
 def print_table(rows: list[dict], columns: list[str]) -> None:
     widths = {c: max(len(c), *(len(fmt(r.get(c))) for r in rows)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))

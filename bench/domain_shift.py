@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED_DATA, minilm_path, print_machine  # noqa: E402
+from common import SHARED_DATA, mean_std_percent, minilm_path, print_machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = ("source_only", "dann", "importance_weighting", "imdb_labels")
@@ -81,12 +81,6 @@ def run_arm(arm: str, args: argparse.Namespace, seed: int) -> dict:
     return row
 
 
-def summary(values: list[float]) -> str:
-    mean = statistics.mean(values) * 100
-    std = statistics.stdev(values) * 100 if len(values) > 1 else 0.0
-    return f"{mean:.1f} ± {std:.1f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
@@ -119,7 +113,8 @@ def main() -> None:
         source = [r["source_validation"] for r in mine if r["source_validation"] is not None]
         domain = [r["domain_accuracy"] for r in mine if r.get("domain_accuracy") is not None]
         seconds = statistics.mean(r["train_s"] for r in mine)
-        print(f"{arm:<22}{summary([r['imdb_test'] for r in mine]):<14}{summary(source) if source else '-':<14}"
+        own = mean_std_percent(source) if source else "-"
+        print(f"{arm:<22}{mean_std_percent([r['imdb_test'] for r in mine]):<14}{own:<14}"
               f"{f'{statistics.mean(domain):.3f}' if domain else '-':<16}{seconds:<10.0f}{seconds / base:.2f}x")
 
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED_DATA, minilm_path, print_machine  # noqa: E402
+from common import SHARED_DATA, mean_std_percent, minilm_path, print_machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,10 +59,11 @@ def nlptl_row(args: argparse.Namespace, seed: int) -> dict:
 def uda_row(args: argparse.Namespace, seed: int) -> dict:
     """UDA's test accuracy and training seconds for one seed (same labelled rows and test sample)."""
     import nlptl
+    from nlptl.overrides import apply_overrides
     from nlptl.recipe import load_recipe_file
 
-    out = Path(args.output_dir) / f"uda_n{args.labels}_seed{seed}"
-    recipe = load_recipe_file(ROOT / "recipes" / "imdb_fewshot_uda.py")
+    out = Path(args.output_dir) / f"uda{args.uda_tag}_n{args.labels}_seed{seed}"
+    recipe = apply_overrides(load_recipe_file(ROOT / "recipes" / "imdb_fewshot_uda.py"), args.uda_overrides.split())
     recipe.model.name, recipe.seed, recipe.output_dir = minilm_path(), seed, str(out)
     recipe.mirrors = {"stanfordnlp/imdb": str(SHARED_DATA / "imdb")}
     recipe.data.max_train_samples, recipe.data.max_eval_samples = args.labels, args.test_samples
@@ -121,12 +122,6 @@ def setfit_row(args: argparse.Namespace, seed: int) -> dict:
     return row
 
 
-def summary(values: list[float]) -> str:
-    mean = statistics.mean(values) * 100
-    std = statistics.stdev(values) * 100 if len(values) > 1 else 0.0
-    return f"{mean:.1f} ± {std:.1f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
@@ -138,6 +133,9 @@ def main() -> None:
     parser.add_argument("--uda", action="store_true", help="add the UDA row (recipes/imdb_fewshot_uda.py)")
     parser.add_argument("--uda-steps", type=int, default=None, help="UDA's optimizer steps (default: the recipe's)")
     parser.add_argument("--uda-ratio", type=int, default=None, help="UDA's unlabelled texts per labelled row")
+    parser.add_argument("--uda-overrides", default="", help="recipe overrides for UDA, e.g. "
+                        "'--semi.uda_confidence 0.8 --semi.uda_temperature 0.4'")
+    parser.add_argument("--uda-tag", default="", help="suffix of the UDA runs' folder name (one per setting)")
     parser.add_argument("--setfit", action="store_true", help="add the SetFit row (pip install setfit)")
     parser.add_argument("--setfit-iterations", type=int, default=20, help="SetFit's pairs per example")
     parser.add_argument("--output-dir", default="runs/semi_supervised")
@@ -159,14 +157,15 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(f"\nIMDb, {args.labels} labels, {len(rows)} seed(s), test sample {args.test_samples or 25000}:")
-    print(f"  plain fine-tuning (layer-wise LR): {summary([r['plain'] for r in rows])}%")
+    print(f"  plain fine-tuning (layer-wise LR): {mean_std_percent([r['plain'] for r in rows])}%")
     print(f"  self-training ({args.unlabelled} unsup reviews, <= {args.top_k}/class): "
-          f"{summary([r['self_training'] for r in rows])}%  "
+          f"{mean_std_percent([r['self_training'] for r in rows])}%  "
           f"({statistics.mean(r['pseudo_labelled'] for r in rows):.0f} pseudo-labels)")
     if args.uda:
-        print(f"  UDA ({args.unlabelled} unsup reviews): {summary([r['uda'] for r in rows])}%")
+        print(f"  UDA ({args.unlabelled} unsup reviews{'; ' + args.uda_overrides if args.uda_overrides else ''}): "
+              f"{mean_std_percent([r['uda'] for r in rows])}%")
     if args.setfit:
-        print(f"  SetFit (same labels, same MiniLM): {summary([r['setfit'] for r in rows])}%")
+        print(f"  SetFit (same labels, same MiniLM): {mean_std_percent([r['setfit'] for r in rows])}%")
     plain_s = statistics.mean(r["plain_train_s"] for r in rows)
     self_s = statistics.mean(r["self_training_s"] for r in rows)
     setfit = f"; SetFit {statistics.mean(r['setfit_s'] for r in rows):.0f} s" if args.setfit else ""

@@ -26,15 +26,15 @@ import time
 
 import torch
 from torch import nn
-from transformers import PreTrainedModel
 
 from nlptl.data.collate import PadCollator
 from nlptl.errors import NlptlError
 from nlptl.models import load_tokenizer
-from nlptl.recipe import UDA_OPS, AugmentSettings, Recipe, TrainConfig
+from nlptl.recipe import UDA_OPS, AugmentSettings, Recipe
 from nlptl.tasks.base import Task
 from nlptl.training.side_rows import SideRows, text_rows
-from nlptl.training.strategies.base import OWN_FORWARD, Strategy
+from nlptl.training.strategies.base import Strategy
+from nlptl.training.strategies.wrapper import StrategyWrapper, check_wrappable
 
 logger = logging.getLogger(__name__)
 TSA_SCHEDULES = ("linear", "exp", "log")
@@ -43,11 +43,7 @@ TSA_SCHEDULES = ("linear", "exp", "log")
 def check_consistency_settings(recipe: Recipe) -> None:
     """Every semi.uda_* field and what the method needs, before any data is read."""
     semi, data = recipe.semi, recipe.data
-    if recipe.task != "sequence_classification" or data.text_pair_column:
-        raise NlptlError("semi.method uda applies to sequence classification of single texts")
-    if recipe.strategy.name in OWN_FORWARD:
-        raise NlptlError(f"semi.method uda does not combine with strategy {recipe.strategy.name}; use full, "
-                         "layerwise_lr, partial_freezing, gradual_unfreezing or lora")
+    check_wrappable(recipe, "semi.method uda")
     if recipe.domain.method:
         raise NlptlError(f"semi.method uda and domain.method {recipe.domain.method}: choose one of the two")
     if not data.unlabelled_split:
@@ -121,21 +117,20 @@ def stack_inputs(first: dict[str, torch.Tensor], second: dict[str, torch.Tensor]
     return {key: torch.cat([first[key], second[key]]) for key in first}
 
 
-class ConsistencyTraining:
+class ConsistencyTraining(StrategyWrapper):
     """The recipe's strategy plus UDA's consistency term on unlabelled texts (see the module doc)."""
 
     name = "uda"
 
     def __init__(self, inner: Strategy, recipe: Recipe) -> None:
         check_consistency_settings(recipe)
-        self.inner, self.recipe, self.cfg = inner, recipe, recipe.semi
-        self.ddp_find_unused_parameters = inner.ddp_find_unused_parameters
+        super().__init__(inner, recipe)
+        self.cfg = recipe.semi
         self.description = inner.description + (
             f"; consistency training (UDA) on {recipe.data.unlabelled_split} (augmentation: "
             f"{', '.join(recipe.semi.uda_ops)} at {recipe.semi.uda_alpha})")
-        self.total_steps, self.progress_share = 1, 0.0
+        self.progress_share = 0.0
         self.figures: dict[str, list[torch.Tensor]] = {}
-        self.consistency_loss = 0.0  # weight x KL summed since auxiliary_loss_sum was last read
         self.original, self.augmented = self.load_pairs()
         self.side = SideRows(len(self.original), recipe.seed, recipe.train.grad_accum)
 
@@ -167,24 +162,11 @@ class ConsistencyTraining:
             batches.append({key: value.to(device) for key, value in batch.items()})
         return batches[0], batches[1]
 
-    # ---- strategy hooks -----------------------------------------------------------------------------
-    def configure(self, model: nn.Module) -> nn.Module:
-        return self.inner.configure(model)
-
-    def param_groups(self, model: nn.Module, cfg: TrainConfig) -> list[dict]:
-        return self.inner.param_groups(model, cfg)
-
-    def on_train_start(self, total_steps: int, steps_per_epoch: int) -> None:
-        self.total_steps = max(total_steps, 1)
-        self.inner.on_train_start(total_steps, steps_per_epoch)
-
-    def on_epoch_start(self, model: nn.Module, epoch: int) -> None:
-        self.inner.on_epoch_start(model, epoch)
-
+    # ---- strategy hooks (the rest: StrategyWrapper) -------------------------------------------------
     def on_step_start(self, model: nn.Module, step: int) -> None:
         self.side.start_step(step)
         self.progress_share = step / self.total_steps
-        self.inner.on_step_start(model, step)
+        super().on_step_start(model, step)
 
     def loss_sum(self, model: nn.Module, inputs: dict, labels: torch.Tensor, task: Task,
                  weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -211,7 +193,7 @@ class ConsistencyTraining:
         consistency = cfg.uda_weight * kl.sum() / cfg.uda_ratio
         self.add("uda_consistency", kl.detach().mean())
         self.add("uda_mask_rate", mask.float().mean())
-        self.consistency_loss += float(consistency.detach())
+        self.auxiliary += float(consistency.detach())
         return labelled + consistency
 
     def add(self, name: str, value: torch.Tensor) -> None:
@@ -224,13 +206,6 @@ class ConsistencyTraining:
         self.figures = {}
         return {**self.inner.progress(), **figures}
 
-    def auxiliary_loss_sum(self) -> float:
-        total, self.consistency_loss = self.consistency_loss, 0.0
-        return total + self.inner.auxiliary_loss_sum()
-
     def summary(self) -> dict:
         return {**self.inner.summary(), "uda": self.report}
-
-    def export_model(self, model: nn.Module) -> PreTrainedModel:
-        return self.inner.export_model(model)
 

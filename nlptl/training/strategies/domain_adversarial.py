@@ -29,7 +29,8 @@ from nlptl.recipe import Recipe, TrainConfig
 from nlptl.tasks.base import Task
 from nlptl.training.optim import numeric_lr
 from nlptl.training.side_rows import SideRows, text_rows
-from nlptl.training.strategies.base import OWN_FORWARD, Strategy
+from nlptl.training.strategies.base import Strategy
+from nlptl.training.strategies.wrapper import StrategyWrapper, check_wrappable
 
 logger = logging.getLogger(__name__)
 HEAD = "domain_classifier"
@@ -71,28 +72,23 @@ def head_input_hook(model: nn.Module, store: dict) -> Any:
     return head.register_forward_pre_hook(keep)
 
 
-class DomainAdversarial:
+class DomainAdversarial(StrategyWrapper):
     """The recipe's strategy plus a domain classifier behind gradient reversal (see the module doc)."""
 
     name = "dann"
 
     def __init__(self, inner: Strategy, recipe: Recipe) -> None:
-        if recipe.strategy.name in OWN_FORWARD:
-            raise NlptlError(f"domain.method dann does not combine with strategy {recipe.strategy.name}; use full, "
-                             "layerwise_lr, partial_freezing, gradual_unfreezing or lora")
-        if recipe.task != "sequence_classification" or recipe.data.text_pair_column:
-            raise NlptlError("domain.method dann applies to sequence classification of single texts")
+        check_wrappable(recipe, "domain.method dann")
         cfg = recipe.domain
         if cfg.weight <= 0 or cfg.lambda_max <= 0:
             raise NlptlError(f"domain.weight {cfg.weight} and domain.lambda_max {cfg.lambda_max} must be above 0")
-        self.inner, self.recipe, self.cfg = inner, recipe, cfg
-        self.ddp_find_unused_parameters = inner.ddp_find_unused_parameters
+        super().__init__(inner, recipe)
+        self.cfg = cfg
         self.description = inner.description + (f"; adversarial domain adaptation (DANN) toward "
                                                 f"{cfg.target_source or recipe.data.source} ({cfg.target_split})")
         self.store: dict[str, torch.Tensor] = {}
-        self.scale, self.total_steps = 0.0, 1
+        self.scale = 0.0
         self.correct = self.seen = 0
-        self.domain_loss = 0.0  # weight x domain loss summed since auxiliary_loss_sum was last read
         self.target_rows = self.load_target()
 
     # ---- target texts -------------------------------------------------------------------------------
@@ -129,17 +125,10 @@ class DomainAdversarial:
         assert head is not None
         return [*groups, {"params": list(head.parameters()), "lr": numeric_lr(cfg), "weight_decay": 0.0}]
 
-    def on_train_start(self, total_steps: int, steps_per_epoch: int) -> None:
-        self.total_steps = max(total_steps, 1)
-        self.inner.on_train_start(total_steps, steps_per_epoch)
-
-    def on_epoch_start(self, model: nn.Module, epoch: int) -> None:
-        self.inner.on_epoch_start(model, epoch)
-
     def on_step_start(self, model: nn.Module, step: int) -> None:
         self.side.start_step(step)
         self.scale = dann_lambda(step / self.total_steps, self.cfg.lambda_max)
-        self.inner.on_step_start(model, step)
+        super().on_step_start(model, step)
 
     def loss_sum(self, model: nn.Module, inputs: dict, labels: torch.Tensor, task: Task,
                  weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -157,7 +146,7 @@ class DomainAdversarial:
         with torch.no_grad():
             self.correct += int((logits.argmax(-1) == domains).sum())
             self.seen += len(domains)
-            self.domain_loss += float(domain_loss)
+            self.auxiliary += float(domain_loss)
         return task_loss + domain_loss
 
     def progress(self) -> dict[str, float]:
@@ -165,13 +154,6 @@ class DomainAdversarial:
         figures = {"domain_accuracy": self.correct / self.seen} if self.seen else {}
         self.correct = self.seen = 0
         return {**figures, "dann_lambda": round(self.scale, 4)}
-
-    def auxiliary_loss_sum(self) -> float:
-        total, self.domain_loss = self.domain_loss, 0.0
-        return total + self.inner.auxiliary_loss_sum()
-
-    def summary(self) -> dict:
-        return self.inner.summary()
 
     def export_model(self, model: nn.Module) -> PreTrainedModel:
         self.hook.remove()
