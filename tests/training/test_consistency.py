@@ -199,3 +199,12 @@ def test_an_empty_unlabelled_file_is_one_line(tiny_model_dir, data_with_pool, tm
     recipe.data.unlabelled_split = str(tmp_path / "empty.parquet")
     with pytest.raises(NlptlError, match="empty.parquet"):  # the reader's line, or the pool's 'has no texts'
         nlptl.train(recipe)
+
+
+def test_the_model_card_names_the_method_beside_the_strategy(tiny_model_dir, data_with_pool, tmp_path):
+    from nlptl.training.strategies import describe_strategy
+
+    recipe = uda_recipe(tiny_model_dir, data_with_pool, tmp_path / "run")
+    recipe.strategy.name = "layerwise_lr"
+    words = describe_strategy(recipe)
+    assert words is not None and "layer" in words and "consistency training (UDA" in words and "unsup" in words

@@ -16,6 +16,7 @@ from nlptl.training.strategies.freezing import GradualUnfreezing, PartialFreezin
 from nlptl.training.strategies.from_scratch import FromScratch
 from nlptl.training.strategies.layerwise_lr import LayerwiseLR
 from nlptl.training.strategies.lora import LoRA
+from nlptl.training.strategies.wrapper import wrapper_words
 
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
     FullFineTuning, FeatureExtraction, PartialFreezing, GradualUnfreezing, LayerwiseLR, LoRA, FromScratch,
@@ -56,4 +57,6 @@ def describe_strategy(recipe: Recipe) -> str | None:
     if strategy is None:
         return None
     settings = {**dataclasses.asdict(recipe.distill), **dataclasses.asdict(recipe.strategy)}
-    return strategy.description.format_map({k: "default" if v is None else v for k, v in settings.items()})
+    described = strategy.description.format_map({k: "default" if v is None else v for k, v in settings.items()})
+    method = wrapper_words(recipe)
+    return described if method is None else f"{described}; {method}"

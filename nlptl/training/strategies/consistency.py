@@ -126,9 +126,6 @@ class ConsistencyTraining(StrategyWrapper):
         check_consistency_settings(recipe)
         super().__init__(inner, recipe)
         self.cfg = recipe.semi
-        self.description = inner.description + (
-            f"; consistency training (UDA) on {recipe.data.unlabelled_split} (augmentation: "
-            f"{', '.join(recipe.semi.uda_ops)} at {recipe.semi.uda_alpha})")
         self.progress_share = 0.0
         self.figures: dict[str, list[torch.Tensor]] = {}
         self.original, self.augmented = self.load_pairs()

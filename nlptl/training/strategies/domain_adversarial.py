@@ -84,8 +84,6 @@ class DomainAdversarial(StrategyWrapper):
             raise NlptlError(f"domain.weight {cfg.weight} and domain.lambda_max {cfg.lambda_max} must be above 0")
         super().__init__(inner, recipe)
         self.cfg = cfg
-        self.description = inner.description + (f"; adversarial domain adaptation (DANN) toward "
-                                                f"{cfg.target_source or recipe.data.source} ({cfg.target_split})")
         self.store: dict[str, torch.Tensor] = {}
         self.scale = 0.0
         self.correct = self.seen = 0

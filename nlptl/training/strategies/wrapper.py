@@ -11,6 +11,18 @@ from nlptl.recipe import Recipe, TrainConfig
 from nlptl.training.strategies.base import OWN_FORWARD, Strategy
 
 
+def wrapper_words(recipe: Recipe) -> str | None:
+    """The recipe's loss-adding method in words (the model card's strategy section), None when it has none."""
+    semi, domain = recipe.semi, recipe.domain
+    if semi.method == "uda":
+        return (f"consistency training (UDA, Xie et al. 2020) on unlabelled texts ({recipe.data.unlabelled_split}; "
+                f"augmented copies: {', '.join(semi.uda_ops)} at {semi.uda_alpha})")
+    if domain.method == "dann":
+        return (f"adversarial domain adaptation (DANN, Ganin et al. 2016) toward the unlabelled texts of "
+                f"{domain.target_source or recipe.data.source} ({domain.target_split})")
+    return None
+
+
 def check_wrappable(recipe: Recipe, method: str) -> None:
     """A wrapper reads single texts of a sequence classifier through the inner strategy's own forward pass."""
     if recipe.strategy.name in OWN_FORWARD:
@@ -27,6 +39,7 @@ class StrategyWrapper:
 
     def __init__(self, inner: Strategy, recipe: Recipe) -> None:
         self.inner, self.recipe = inner, recipe
+        self.description = f"{inner.description}; {wrapper_words(recipe)}"
         self.ddp_find_unused_parameters = inner.ddp_find_unused_parameters
         self.total_steps = 1
         self.auxiliary = 0.0  # the wrapper's own loss term, summed since auxiliary_loss_sum was last read
