@@ -112,7 +112,8 @@ def setfit_row(args: argparse.Namespace, seed: int) -> dict:
     started = time.perf_counter()
     model = SetFitModel.from_pretrained(minilm_path())
     training = TrainingArguments(batch_size=16, num_epochs=1, num_iterations=args.setfit_iterations, seed=seed,
-                                 max_length=256, report_to="none")
+                                 max_length=256, report_to="none", save_strategy="no",
+                                 output_dir=str(Path(args.output_dir) / f"setfit_n{args.labels}_seed{seed}"))
     Trainer(model=model, args=training, train_dataset=splits["train"]).train()
     seconds = time.perf_counter() - started
     predicted = model.predict(splits["test"]["text"], batch_size=64)
