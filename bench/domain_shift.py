@@ -41,6 +41,8 @@ def arm_recipe(arm: str, args: argparse.Namespace, seed: int, out: Path):
     recipe.data.max_train_samples, recipe.data.max_eval_samples = args.source, args.eval_samples
     recipe.train = dataclasses.replace(recipe.train, lr=args.lr, log_with=[])
     recipe.domain.max_target = args.target
+    if args.lambda_max is not None:
+        recipe.domain.lambda_max = args.lambda_max
     if arm == "source_only":
         recipe.domain = DomainConfig()
     elif arm == "importance_weighting":
@@ -57,7 +59,7 @@ def arm_recipe(arm: str, args: argparse.Namespace, seed: int, out: Path):
 def run_arm(arm: str, args: argparse.Namespace, seed: int) -> dict:
     import nlptl
 
-    out = Path(args.output_dir) / f"{arm}_seed{seed}"
+    out = Path(args.output_dir) / f"{arm}{args.tag}_seed{seed}"
     scored = out / "imdb_test"
     if not (scored / "metrics.json").is_file():
         if not (out / "metrics.json").is_file():
@@ -91,6 +93,8 @@ def main() -> None:
     parser.add_argument("--eval-samples", type=int, default=872, help="source validation/test rows")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--lambda-max", type=float, default=None, help="DANN's domain.lambda_max (default: recipe's)")
+    parser.add_argument("--tag", default="", help="suffix of the runs' folder names (one per setting)")
     parser.add_argument("--output-dir", default="runs/domain_shift")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
