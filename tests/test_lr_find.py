@@ -59,6 +59,7 @@ def test_lr_find_writes_the_curve_and_leaves_the_model_alone(tiny_model_dir, tin
     assert stop.value.code == 2 and "lr_find_range" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # unit-run budget: several tiny trainings (the slow job runs it)
 def test_lr_auto_records_the_choice_and_trains_like_that_rate(tiny_model_dir, tiny_data_dir, tmp_path):
     common = {"max_steps": 6, "eval_every": 3, "keep_checkpoints": 5, "lr_find_steps": 10}
     auto = tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "auto", lr="auto", **common)
@@ -96,6 +97,7 @@ def test_lr_find_with_transfer_strategies(tiny_model_dir, tiny_data_dir, tmp_pat
     assert 1e-6 <= found.suggested_lr <= 1e-1 and all(np.isfinite(found.losses))
 
 
+@pytest.mark.slow  # unit-run budget: several tiny trainings (the slow job runs it)
 def test_lr_find_for_masked_lm_and_ner_tasks(tiny_model_dir, tiny_data_dir, tmp_path):
     recipe = tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "mlm", lr="auto", lr_find_steps=8)
     recipe.task = "masked_lm"
@@ -109,6 +111,7 @@ def test_lr_find_for_masked_lm_and_ner_tasks(tiny_model_dir, tiny_data_dir, tmp_
     assert 1e-6 <= found.suggested_lr <= 1e-1 and all(np.isfinite(found.losses))
 
 
+@pytest.mark.slow  # unit-run budget: several tiny trainings (the slow job runs it)
 def test_a_run_with_lr_zero_says_it_did_not_learn(tiny_model_dir, tiny_data_dir, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="nlptl"):
         metrics = nlptl.train(tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "stuck", lr=0.0, epochs=2))

@@ -67,6 +67,7 @@ def test_gradient_accumulation_equals_a_larger_batch(tiny_model_dir, tiny_data_d
     assert_same_weights(weights(tmp_path / "big"), weights(tmp_path / "small"), atol=1e-5)
 
 
+@pytest.mark.slow  # unit-run budget: several tiny trainings (the slow job runs it)
 def test_resume_continues_exactly(tiny_model_dir, tiny_data_dir, tmp_path):
     """Resuming mid-epoch from a checkpoint ends with the same weights as the uninterrupted run."""
     full = tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "full", epochs=2, eval_every=6, keep_checkpoints=10)

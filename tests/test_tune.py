@@ -206,6 +206,7 @@ def _encode(folder: Path, texts: list[str]) -> dict:
 
 
 # ---- pruning and parallel workers ---------------------------------------------------------------------------
+@pytest.mark.slow  # unit-run budget: several tiny trainings (the slow job runs it)
 def test_pruning_stops_a_trial_whose_metric_is_bad(tiny_model_dir, tiny_data_dir, tmp_path):
     """Trial 0 learns (validation loss falls); trial 1 has lr 0, so its loss stays at the start: pruned at its
     first evaluation, its checkpoints and weights removed."""
