@@ -23,6 +23,7 @@ def mlm_recipe(model_dir, data_dir, out, **train):
     return recipe
 
 
+@pytest.mark.slow  # unit-run budget: trains a tiny model end to end (the slow job runs it)
 def test_dapt_runs_and_its_encoder_is_a_model_for_any_recipe(tiny_model_dir, tiny_data_dir, tmp_path):
     dapt = tmp_path / "dapt"
     metrics = nlptl.train(mlm_recipe(tiny_model_dir, tiny_data_dir, dapt, max_steps=3, metric_for_best="perplexity",

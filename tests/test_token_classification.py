@@ -92,6 +92,7 @@ def string_splits(**splits: list[tuple[list[str], list[str]]]) -> datasets.Datas
 
 
 # ---- end to end ---------------------------------------------------------------------------------------------
+@pytest.mark.slow  # unit-run budget: trains a tiny model end to end (the slow job runs it)
 def test_fine_tunes_and_reports_entity_scores(tiny_model_dir, ner_parquet_dir, tmp_path):
     out = tmp_path / "run"
     recipe = ner_recipe(tiny_model_dir, ner_parquet_dir, out, label_names=NAMES)

@@ -93,6 +93,7 @@ def test_resume_latest_in_the_same_output_dir(tiny_model_dir, tiny_data_dir, tmp
     assert steps == [2, 4]
 
 
+@pytest.mark.slow  # unit-run budget: trains a tiny model end to end (the slow job runs it)
 def test_early_stopping_and_best_model(tiny_model_dir, tiny_data_dir, tmp_path):
     out = tmp_path / "run"
     recipe = tiny_recipe(tiny_model_dir, tiny_data_dir, out, eval_every=2, early_stopping_patience=2,
@@ -159,6 +160,7 @@ def test_auto_precision_is_recorded_and_kept_by_a_resumed_run(tiny_model_dir, ti
     assert resumed["used"] == other and resumed["reason"].startswith("as the interrupted run")
 
 
+@pytest.mark.slow  # unit-run budget: trains a tiny model end to end (the slow job runs it)
 def test_a_damaged_precision_record_is_measured_again_on_resume(tiny_model_dir, tiny_data_dir, tmp_path):
     out = tmp_path / "run"
     nlptl.train(tiny_recipe(tiny_model_dir, tiny_data_dir, out, max_steps=4, eval_every=2, mixed_precision="auto"))

@@ -59,6 +59,7 @@ def test_reproduces_the_runs_test_scores_and_writes_every_report(run_dir, tiny_d
         assert (run_dir / name).stat().st_size > 0, name
 
 
+@pytest.mark.slow  # unit-run budget: trains a tiny model end to end (the slow job runs it)
 def test_max_samples_scores_the_rows_training_sampled(tiny_model_dir, tiny_data_dir, tmp_path):
     recipe = tiny_recipe(tiny_model_dir, tiny_data_dir, tmp_path / "run", epochs=1)
     recipe.data.max_eval_samples = 40
@@ -152,6 +153,7 @@ def pair_run(run_dir, tmp_path_factory) -> Path:
     return pair_dir
 
 
+@pytest.mark.slow  # unit-run budget: trains a tiny model end to end (the slow job runs it)
 def test_pair_models_read_their_pair_column_and_need_it(pair_run, run_dir, test_frame, tmp_path):
     frame = test_frame.assign(hypothesis=["superb" if i % 2 else "awful" for i in range(len(test_frame))])
     frame.to_json(tmp_path / "pairs.jsonl", orient="records", lines=True)
