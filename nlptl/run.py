@@ -174,8 +174,9 @@ def learning_verdict(trainer: Trainer, metrics: dict) -> dict:
 def train(recipe: Recipe, on_evaluate: EvalCallback | None = None) -> dict:
     """Fine-tune, evaluate and save one recipe; returns metrics.json's content. `on_evaluate` gets each
     history.jsonl record as it is written and may return True to stop training there (a method above the
-    trainer, e.g. `nlptl tune`'s pruning). A recipe with `semi.method` runs its rounds (`nlptl.semi`) and one with
-    importance weighting weighs its rows first (`nlptl.domain`), each step a plain run of this function."""
+    trainer, e.g. `nlptl tune`'s pruning). A recipe with `semi.method self_training` runs its rounds (`nlptl.semi`)
+    and one with importance weighting weighs its rows first (`nlptl.domain`), each step a plain run of this
+    function; UDA and DANN are strategy wrappers inside one run."""
     if recipe.semi.method:
         check_semi_method(recipe)  # before importance weighting's data step
         if recipe.semi.method not in SEMI_IN_TRAINING:
