@@ -190,7 +190,7 @@ class ConsistencyTraining(StrategyWrapper):
         consistency = cfg.uda_weight * kl.sum() / cfg.uda_ratio
         self.add("uda_consistency", kl.detach().mean())
         self.add("uda_mask_rate", mask.float().mean())
-        self.auxiliary += float(consistency.detach())
+        self.auxiliary = self.auxiliary + consistency.detach()
         return labelled + consistency
 
     def add(self, name: str, value: torch.Tensor) -> None:

@@ -144,7 +144,7 @@ class DomainAdversarial(StrategyWrapper):
         with torch.no_grad():
             self.correct += int((logits.argmax(-1) == domains).sum())
             self.seen += len(domains)
-            self.auxiliary += float(domain_loss)
+            self.auxiliary = self.auxiliary + domain_loss.detach()
         return task_loss + domain_loss
 
     def progress(self) -> dict[str, float]:

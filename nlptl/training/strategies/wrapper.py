@@ -3,6 +3,7 @@ consistency term) and hand every other hook to that strategy, which keeps decidi
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 from transformers import PreTrainedModel
 
@@ -42,7 +43,7 @@ class StrategyWrapper:
         self.description = f"{inner.description}; {wrapper_words(recipe)}"
         self.ddp_find_unused_parameters = inner.ddp_find_unused_parameters
         self.total_steps = 1
-        self.auxiliary = 0.0  # the wrapper's own loss term, summed since auxiliary_loss_sum was last read
+        self.auxiliary: torch.Tensor | float = 0.0  # the wrapper's own loss term (detached), summed since last read
 
     def configure(self, model: nn.Module) -> nn.Module:
         return self.inner.configure(model)
@@ -64,7 +65,7 @@ class StrategyWrapper:
         return self.inner.progress()
 
     def auxiliary_loss_sum(self) -> float:
-        total, self.auxiliary = self.auxiliary, 0.0
+        total, self.auxiliary = float(self.auxiliary), 0.0  # read once per optimizer step: one device sync
         return total + self.inner.auxiliary_loss_sum()
 
     def summary(self) -> dict:
