@@ -174,7 +174,7 @@ class DomainConfig:
 
     method: str | None = None  # dann (gradient reversal, Ganin et al. 2016) | importance_weighting (density ratios)
     target_source: str | None = None  # the target domain's texts: Hub id, local dir or file; None: data.source
-    target_split: str | None = None  # split of target_source with target texts (labels, if any, never read)
+    target_split: str | None = None  # split of target_source with target texts, or a file (labels, if any, never read)
     target_text_column: str | None = None  # text column of the target texts; None: data.text_column
     max_target: int | None = 10000  # target texts used (a seeded sample); None: all
     weight: float = 1.0  # weight of the domain classifier's loss against the task loss
