@@ -1,5 +1,6 @@
-"""Deployment formats side by side: PyTorch fp32 / auto, ONNX fp32, ONNX int8 (ORT dynamic), torch int8 (torch.ao
-dynamic), same reviews, same model, same batches (nlptl's Predictor: length-sorted, padded per batch).
+"""Deployment formats side by side: PyTorch fp32 / auto, ONNX fp32, ONNX int8 (ORT dynamic), torch int8
+(`--precision int8`: torch.ao dynamic, per channel); same reviews, same model, same batches (nlptl's Predictor:
+length-sorted, padded per batch).
 
 MODEL_DIR is a classifier fine-tuned on IMDb (e.g. the output dir of recipes/imdb_sentiment.py). The ONNX folders
 are written with `nlptl.export.export_onnx` into --work (reused when already there). N IMDb test reviews (seeded
@@ -7,18 +8,18 @@ random sample of ../shared/data/imdb/test.parquet), cut as the model was trained
 and export are excluded from the timings; each variant first predicts 64 reviews to warm up. Reported: reviews/s,
 ratio to PyTorch fp32, % labels identical to PyTorch fp32, accuracy against the gold labels.
 
-    python bench/export_speed.py MODEL_DIR [--samples 2000] [--seed 0] [--batch-size 32] [--work DIR]
+    python bench/export_speed.py MODEL_DIR [--samples 2000] [--seed 0] [--batch-size 32] [--work DIR] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 from common import SHARED_DATA, print_machine, print_table
 
 from nlptl.export.onnx import export_onnx
@@ -28,15 +29,6 @@ from nlptl.inference.predictor import Predictor
 def reviews(samples: int, seed: int) -> tuple[list[str], list[int]]:
     frame = pd.read_parquet(SHARED_DATA / "imdb" / "test.parquet").sample(n=samples, random_state=seed)
     return frame["text"].tolist(), frame["label"].tolist()
-
-
-def torch_int8(model_dir: str, batch_size: int) -> Predictor:
-    """PyTorch fp32 with every nn.Linear swapped for torch.ao's dynamic int8 Linear (in place)."""
-    from torch.ao.quantization import quantize_dynamic
-
-    predictor = Predictor(model_dir, precision="fp32", batch_size=batch_size, device="cpu")
-    quantize_dynamic(predictor.model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-    return predictor
 
 
 def timed(predictor: Predictor, texts: list[str]) -> tuple[list[str], float]:
@@ -53,6 +45,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--work", help="folder for the ONNX exports (default: a temporary one)")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds over all variants; medians")
     args = parser.parse_args()
     print_machine()
     work = Path(args.work or tempfile.mkdtemp(prefix="nlptl-export-bench-"))
@@ -68,23 +61,26 @@ def main() -> None:
         "torch auto": lambda: Predictor(args.model_dir, precision="auto", batch_size=args.batch_size, device="cpu"),
         "onnx fp32": lambda: Predictor(exports["onnx_fp32"], backend="onnx", batch_size=args.batch_size),
         "onnx int8": lambda: Predictor(exports["onnx_int8"], backend="onnx", batch_size=args.batch_size),
-        "torch int8": lambda: torch_int8(args.model_dir, args.batch_size),
+        "torch int8": lambda: Predictor(args.model_dir, precision="int8", batch_size=args.batch_size, device="cpu"),
     }
-    rows, reference = [], None
-    for name, make in variants.items():
-        predictor = make()
-        names = predictor.labels
-        labels, seconds = timed(predictor, texts)
-        reference = reference or (labels, seconds)
-        rows.append({"variant": name, "dtype": str(predictor.dtype).replace("torch.", "") if "int8" not in name
-                     else "int8", "reviews/s": len(texts) / seconds, "x fp32": reference[1] / seconds,
-                     "identical %": 100 * sum(a == b for a, b in zip(labels, reference[0], strict=True)) / len(texts),
-                     "accuracy %": 100 * sum(label == names[g] for label, g in zip(labels, gold, strict=True))
-                     / len(texts)})
-        print(f"{name}: {len(texts) / seconds:.1f} reviews/s", flush=True)
-        del predictor
-    print(f"\n{len(texts)} IMDb test reviews, batch {args.batch_size}, model {args.model_dir}")
-    print_table(rows, ["variant", "dtype", "reviews/s", "x fp32", "identical %", "accuracy %"])
+    predictors = {name: make() for name, make in variants.items()}
+    labels, seconds = {}, {name: [] for name in variants}
+    for round_ in range(args.repeats):
+        for name, predictor in predictors.items():
+            labels[name], took = timed(predictor, texts)
+            seconds[name].append(took)
+            print(f"round {round_ + 1}, {name}: {len(texts) / took:.1f} reviews/s", flush=True)
+    reference, names = labels["torch fp32"], predictors["torch fp32"].labels
+    rows = [{"variant": name, "precision": getattr(predictor, "precision_choice", None) and
+             predictor.precision_choice.used or str(predictor.dtype).replace("torch.", ""),
+             "reviews/s": len(texts) / statistics.median(seconds[name]),
+             "x fp32": statistics.median(seconds["torch fp32"]) / statistics.median(seconds[name]),
+             "identical %": 100 * sum(a == b for a, b in zip(labels[name], reference, strict=True)) / len(texts),
+             "accuracy %": 100 * sum(label == names[g] for label, g in zip(labels[name], gold, strict=True))
+             / len(texts)} for name, predictor in predictors.items()]
+    print(f"\n{len(texts)} IMDb test reviews, batch {args.batch_size}, model {args.model_dir}, "
+          f"medians of {args.repeats} interleaved round(s)")
+    print_table(rows, ["variant", "precision", "reviews/s", "x fp32", "identical %", "accuracy %"])
 
 
 if __name__ == "__main__":

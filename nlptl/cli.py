@@ -55,8 +55,8 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--chunk-size", type=int, default=4096,
                      help="rows read, length-sorted and saved together (the unit of --resume)")
     add_text_fitting(cmd)
-    cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                     help="auto: bf16 where the hardware supports it; fp32: exact")
+    cmd.add_argument("--precision", default="auto", help="auto (bf16 where measured faster, else fp32) | fp32 "
+                     "(exact) | bf16 | int8 (dynamic int8 Linear layers, CPU)")
     cmd.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                      help="onnx: MODEL is a folder written by `nlptl export --format onnx`, run by ONNX Runtime")
     cmd.add_argument("--all-scores", action="store_true", help="also write one probability column per class")
@@ -102,8 +102,8 @@ def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
                                                      "data.max_eval_samples draws them (seeded shuffle)")
     cmd.add_argument("--seed", type=int, help="seed of --max-samples' shuffle (default: the run's seed)")
     add_text_fitting(cmd)
-    cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"],
-                     help="default: as the run trained (fp32 unless it trained in bf16), so its scores reproduce")
+    cmd.add_argument("--precision", help="auto | fp32 | bf16 | int8; default: as the run trained (fp32 unless it "
+                     "trained in bf16), so its scores reproduce")
     cmd.add_argument("--overwrite", action="store_true", help="replace an existing --output-dir")
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     cmd.add_argument("--task", help="multi-task run: the task whose head is scored (a name in its multitask.json)")
@@ -175,7 +175,7 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: every interface)")
     cmd.add_argument("--port", type=int, default=8000)
     cmd.add_argument("--backend", choices=["torch", "onnx"], default="torch")
-    cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="torch backend")
+    cmd.add_argument("--precision", default="auto", help="torch backend: auto | fp32 | bf16 | int8 (CPU)")
     cmd.add_argument("--max-batch", type=int, default=32, help="texts run together in one forward")
     cmd.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits for others to join")
     cmd.add_argument("--max-texts", type=int, default=64, help="texts one request may send")

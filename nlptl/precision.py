@@ -32,7 +32,7 @@ from nlptl.io import write_json
 logger = logging.getLogger(__name__)
 
 TRAINING_MODES = ("auto", "no", "bf16", "fp16")  # train.mixed_precision (accelerate's names)
-INFERENCE_MODES = ("auto", "fp32", "bf16")  # --precision
+INFERENCE_MODES = ("auto", "fp32", "bf16", "int8")  # --precision (int8: nlptl.inference.int8, CPU only)
 BF16_MIN_SPEEDUP = 1.03  # within 3% of fp32, the exact format wins
 PROBE_TOKENS = 2048  # at most this many tokens per probe batch: real matmul shapes, a fraction of a second
 PROBE_BUDGET_S = 1.0  # timed repeats stop after this (at least MIN_REPEATS each)
@@ -226,9 +226,12 @@ def training_precision(requested: str, device_type: str, shape: LayerShape | Non
 
 def inference_precision(requested: str, device: torch.device, shape: LayerShape,
                         timer: Callable[[], float] = time.perf_counter, path: Path | None = None) -> PrecisionChoice:
-    """The dtype prediction runs in: `fp32` exact, `bf16`, or `auto` (measured on CPU, bf16 on GPUs with it)."""
+    """The format prediction runs in: `fp32` exact, `bf16`, `int8` (dynamic int8 Linear layers, CPU), or `auto`
+    (fp32 or bf16: measured on CPU, bf16 on GPUs with it)."""
     if requested not in INFERENCE_MODES:
         raise NlptlError(f"--precision {requested!r}: choose one of {', '.join(INFERENCE_MODES)}")
+    if requested == "int8" and device.type != "cpu":
+        raise NlptlError(f"--precision int8 runs on the CPU (dynamic int8 kernels); on {device.type} use bf16 or fp32")
     if requested != "auto":
         return PrecisionChoice(requested, requested, "set by --precision")
     if device.type == "cuda":
@@ -239,4 +242,4 @@ def inference_precision(requested: str, device: torch.device, shape: LayerShape,
     return PrecisionChoice(requested, "fp32", f"{device.type}: fp32")
 
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "int8": torch.float32}  # int8: fp32 activations

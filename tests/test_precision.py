@@ -103,7 +103,7 @@ def test_explicit_precisions_bypass_the_probe(fake_probe, tmp_path):
     cache = tmp_path / "cache.json"
     for mode in ("no", "bf16"):
         assert training_precision(mode, "cpu", SHAPE, timer=clock, path=cache).used == mode
-    for mode in ("fp32", "bf16"):
+    for mode in ("fp32", "bf16", "int8"):
         assert inference_precision(mode, torch.device("cpu"), SHAPE, timer=clock, path=cache).used == mode
     assert training_precision("bf16", "cpu", None).reason == "set by the recipe"
     assert calls == [] and not cache.exists()
@@ -116,6 +116,8 @@ def test_bad_modes_are_one_line_errors():
         training_precision("fp16", "cpu", SHAPE)
     with pytest.raises(NlptlError, match="--precision 'half'"):
         inference_precision("half", torch.device("cpu"), SHAPE)
+    with pytest.raises(NlptlError, match="--precision int8 runs on the CPU"):
+        inference_precision("int8", torch.device("cuda"), SHAPE)
 
 
 def test_the_real_probe_runs_both_formats_quickly(tmp_path):

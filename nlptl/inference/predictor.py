@@ -27,6 +27,7 @@ from nlptl.errors import NlptlError
 from nlptl.first_token import last_layer_first_token_only
 from nlptl.inference.badrows import check_policy, screen
 from nlptl.inference.engine import EncodeSettings, class_probabilities, encode_texts, head_outputs
+from nlptl.inference.int8 import QUANTIZED, quantize_linear_int8
 from nlptl.inference.ner import predict_entities
 from nlptl.inference.onnx_backend import ONNX_FILE, OnnxModel, check_backend
 from nlptl.inference.trained import default_max_length, saved_recipe
@@ -133,6 +134,8 @@ class Predictor:
         self.model.to(device=self.device, dtype=self.dtype).eval()
         if kind.first_token_head:
             last_layer_first_token_only(self.model)  # the last layer computes only what the head reads
+        if self.precision_choice.used == "int8":
+            quantize_linear_int8(self.model)
         self.labels = [str(self.model.config.id2label[i]) for i in range(self.model.config.num_labels)]
 
     def describe(self) -> dict[str, Any]:
@@ -142,7 +145,8 @@ class Predictor:
         return {"model": str(Path(self.source).resolve()) if mirrors.is_local(self.source) else self.name,
                 "weights": stamp, "backend": self.backend, "kind": self.kind, "labels": self.labels,
                 **({"task": self.head.name} if self.head else {}),
-                "dtype": str(self.dtype), "batch_size": self.batch_size, **dataclasses.asdict(self.settings)}
+                "dtype": QUANTIZED if self.precision == "int8" else str(self.dtype), "batch_size": self.batch_size,
+                **dataclasses.asdict(self.settings)}
 
     def score_columns(self) -> list[str]:
         return [f"score_{label}" for label in self.labels]

@@ -118,6 +118,20 @@ def test_auto_precision_uses_the_measured_format(run_dir, table):
     assert same >= 0.9 * len(texts)
 
 
+def test_int8_quantizes_every_linear_layer_and_keeps_the_predictions(run_dir, table):
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+    int8 = Predictor(run_dir, precision="int8", device="cpu")
+    linears = [m for m in int8.model.modules() if isinstance(m, torch.nn.Linear | DynamicInt8Linear)]
+    assert linears and all(isinstance(m, DynamicInt8Linear) for m in linears)
+    assert int8.precision_choice.reason == "set by --precision" and "int8" in int8.describe()["dtype"]
+    texts = table["text"].tolist()
+    exact = Predictor(run_dir, precision="fp32", device="cpu").probabilities(texts)
+    quantized = int8.probabilities(texts)
+    assert 0 < (quantized - exact).abs().max() < 0.05  # quantized (not the fp32 model), and close to it
+    assert (quantized.argmax(-1) == exact.argmax(-1)).float().mean() >= 0.9
+
+
 def test_resume_after_an_interruption_equals_an_uninterrupted_run(run_dir, table, tmp_path, monkeypatch):
     src = str(write_input(table, tmp_path / "in.csv"))
     full = tmp_path / "full.csv"
