@@ -39,31 +39,34 @@ def bench_data(out: Path, labels: int, validation: int, seed: int) -> Path:
     return folder
 
 
-def base_recipe(data: Path, out: Path, epochs: float, seed: int):
+PRECISION = {"fp32": "no", "bf16": "bf16"}  # --precision -> recipe's train.mixed_precision (Trainer: bf16=True)
+
+
+def base_recipe(data: Path, out: Path, epochs: float, seed: int, precision: str = "fp32"):
     from nlptl.recipe import load_recipe_file
 
     recipe = load_recipe_file(Path(__file__).resolve().parents[1] / "recipes" / "sst2_sentiment.py")
     recipe.model.name, recipe.data.source, recipe.seed = minilm_path(), str(data), seed
-    recipe.train.epochs, recipe.train.mixed_precision, recipe.train.log_with = epochs, "no", []
+    recipe.train.epochs, recipe.train.mixed_precision, recipe.train.log_with = epochs, PRECISION[precision], []
     recipe.output_dir, recipe.overwrite_output_dir = str(out), True
     return recipe
 
 
-def run_defaults(data: Path, out: Path, epochs: float, seed: int) -> dict:
+def run_defaults(data: Path, out: Path, epochs: float, seed: int, precision: str) -> dict:
     import nlptl
 
     started = time.perf_counter()
-    metrics = nlptl.train(base_recipe(data, out / "defaults", epochs, seed))
+    metrics = nlptl.train(base_recipe(data, out / "defaults", epochs, seed, precision))
     return {"arm": "nlptl recipe defaults", "trials": 1, "best_validation": metrics["validation"]["accuracy"],
             "test": metrics["test"]["accuracy"], "wall_s": time.perf_counter() - started}
 
 
-def run_tuned(data: Path, out: Path, epochs: float, seed: int, trials: int) -> dict:
+def run_tuned(data: Path, out: Path, epochs: float, seed: int, trials: int, precision: str) -> dict:
     from nlptl.tune import tune
 
     started = time.perf_counter()
-    summary = tune(base_recipe(data, out / "unused", epochs, seed), trials, [SPACE], output_dir=out / "tuned",
-                   seed=seed, ensemble_top=3 if trials >= 3 else 0)
+    recipe = base_recipe(data, out / "unused", epochs, seed, precision)
+    summary = tune(recipe, trials, [SPACE], output_dir=out / "tuned", seed=seed, ensemble_top=3 if trials >= 3 else 0)
     wall = time.perf_counter() - started
     best = json.loads((out / "tuned" / "best_model" / "metrics.json").read_text())
     row = {"arm": "nlptl tune", "trials": trials, "best_validation": summary["best_value"],
@@ -82,7 +85,8 @@ def ensemble_test_accuracy(folder: Path, data: Path) -> float:
     return sum(p["label"] == names[y] for p, y in zip(predicted, test["label"], strict=True)) / len(test)
 
 
-def run_trainer_search(data: Path, out: Path, epochs: float, seed: int, trials: int, model: str) -> dict:
+def run_trainer_search(data: Path, out: Path, epochs: float, seed: int, trials: int, model: str,
+                       precision: str) -> dict:
     """The same space, trials, sampler and pruner through `Trainer.hyperparameter_search(backend="optuna")`."""
     import numpy as np
     import optuna
@@ -123,13 +127,15 @@ def run_trainer_search(data: Path, out: Path, epochs: float, seed: int, trials: 
     def hp_space(trial):
         return {"learning_rate": trial.suggest_float("learning_rate", *LR, log=True),
                 "per_device_train_batch_size": trial.suggest_categorical("per_device_train_batch_size", BATCH),
-                "warmup_ratio": trial.suggest_float("warmup_ratio", *WARMUP),
+                # transformers 5 has no warmup_ratio: a float warmup_steps below 1 is the ratio of all steps
+                "warmup_steps": trial.suggest_float("warmup_ratio", *WARMUP),
                 "weight_decay": trial.suggest_categorical("weight_decay", DECAY)}
 
     args = TrainingArguments(output_dir=str(out / "trainer"), num_train_epochs=epochs, eval_strategy="epoch",
                              save_strategy="epoch", save_total_limit=1, load_best_model_at_end=True,
                              metric_for_best_model="accuracy", per_device_eval_batch_size=128, seed=seed,
-                             report_to=[], disable_tqdm=True, use_cpu=True, lr_scheduler_type="linear")
+                             report_to=[], disable_tqdm=True, use_cpu=True, lr_scheduler_type="linear",
+                             bf16=precision == "bf16")
     trainer = Trainer(args=args, model_init=model_init, train_dataset=splits["train"],
                       eval_dataset=splits["validation"], data_collator=DataCollatorWithPadding(tokenizer),
                       compute_metrics=accuracy, callbacks=[TestAtEnd()])
@@ -152,24 +158,30 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=float, default=3)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--precision", choices=sorted(PRECISION), default="fp32",
+                        help="every arm runs at this precision (bf16 where the CPU has a fast kernel)")
     parser.add_argument("--arms", default="defaults,tuned,trainer")
     parser.add_argument("--out", default="runs/bench_tune_sst2")
     args = parser.parse_args()
     out = Path(args.out)
     data = bench_data(out, args.labels, args.validation, args.seed)
+    saved = out / "results.json"  # rows of arms run earlier are kept: an arm can be rerun alone
+    earlier = json.loads(saved.read_text()) if saved.is_file() else []
     rows = []
     for arm in args.arms.split(","):
         if arm == "defaults":
-            rows.append(run_defaults(data, out, args.epochs, args.seed))
+            rows.append(run_defaults(data, out, args.epochs, args.seed, args.precision))
         elif arm == "tuned":
-            rows.append(run_tuned(data, out, args.epochs, args.seed, args.trials))
+            rows.append(run_tuned(data, out, args.epochs, args.seed, args.trials, args.precision))
         elif arm == "trainer":
-            rows.append(run_trainer_search(data, out, args.epochs, args.seed, args.trials, minilm_path()))
+            rows.append(run_trainer_search(data, out, args.epochs, args.seed, args.trials, minilm_path(),
+                                              args.precision))
         print(json.dumps(rows[-1], default=str), flush=True)
+    rows = [row for row in earlier if row["arm"] not in {r["arm"] for r in rows}] + rows
     print(f"\nSST-2, {args.labels} labels, {args.validation} validation rows, test = GLUE dev (872), "
-          f"{args.epochs:g} epochs, {args.trials} trials")
+          f"{args.epochs:g} epochs, {args.trials} trials, {args.precision}")
     print_table(rows, ["arm", "trials", "best_validation", "test", "ensemble_top3_test", "wall_s"])
-    (out / "results.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
+    saved.write_text(json.dumps(rows, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":
