@@ -6,6 +6,7 @@ skipped, so the script is resumable (rerun it after an interruption or to print 
     python bench/lr_sweep.py --grid sst2                 # SST-2 2,000 sentences, 1 epoch, fp32, seeds 1-3
     python bench/lr_sweep.py --grid conll --seeds 1      # CoNLL-2003 4,000 sentences, 1 epoch
     python bench/lr_sweep.py --grid sst2 --table-only    # print what is there
+    python bench/lr_sweep.py --grid sst2 --lrs auto-steepest,auto-valley   # auto with another suggestion rule
 """
 
 from __future__ import annotations
@@ -34,11 +35,18 @@ def cell_dir(runs: Path, grid: str, lr: str, seed: int) -> Path:
     return runs / grid / f"lr{lr}" / f"seed{seed}"
 
 
+def lr_arguments(lr: str) -> list[str]:
+    """A fixed rate, `auto` (the default rule) or `auto-RULE` (auto with train.lr_find_rule RULE)."""
+    if lr.startswith("auto-"):
+        return ["--train.lr", "auto", "--train.lr_find_rule", lr.removeprefix("auto-")]
+    return ["--train.lr", lr]
+
+
 def run_cell(grid: str, lr: str, seed: int, out: Path, data_root: Path, extra: list[str]) -> None:
     spec = GRIDS[grid]
     command = [sys.executable, str(REPO / spec["recipe"]), "--model", minilm_path(),
                "--data", str(data_root / spec["data"]), "--max-train-samples", str(spec["samples"]),
-               "--epochs", "1", "--seed", str(seed), "--train.lr", lr, "--train.mixed_precision", "no",
+               "--epochs", "1", "--seed", str(seed), *lr_arguments(lr), "--train.mixed_precision", "no",
                "--train.log_with", "", "--output-dir", str(out), "--overwrite_output_dir", "true", *extra]
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     started = time.perf_counter()
@@ -74,7 +82,7 @@ def table(runs: Path, grid: str, seeds: list[int], lrs: list[str]) -> None:
                 find_s.append(found["seconds"])
         have = [s for s in scores if s is not None]
         mean = statistics.mean(have) if have else None
-        if lr != "auto" and mean is not None and len(have) == len(seeds):
+        if not lr.startswith("auto") and mean is not None and len(have) == len(seeds):
             best_fixed = max(best_fixed or (mean, lr), (mean, lr))
         cells = " / ".join(fmt(s) for s in scores)
         extra = f"  chosen {', '.join(chosen)}; range test {fmt(statistics.mean(find_s))} s" if find_s else ""
