@@ -134,3 +134,33 @@ def test_uda_is_exact_across_two_processes(tiny_model_dir, tiny_data_dir, tmp_pa
     launch_two(recipe_file)
     a, b = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("one", "two"))
     assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a)
+
+
+def test_multitask_is_exact_across_two_processes(tiny_model_dir, tiny_data_dir, tmp_path):
+    """Multi-task (sentiment + NER on one encoder): 2 processes x batch 8 train the encoder and both heads as
+    1 process x batch 8 x 2 accumulated micro-batches (the task of each batch is a function of seed and position,
+    so the two processes hold the two micro-batches one process would accumulate), and per-task evaluation counts
+    every example once."""
+    from test_multitask import multitask_recipe
+    from test_token_classification import write_ner_splits
+
+    (tmp_path / "ner").mkdir()
+    ner = write_ner_splits(tmp_path / "ner", {"train": 64, "validation": 21, "test": 21})
+
+    def recipe(out: Path, **train):
+        made = multitask_recipe(tiny_model_dir, tiny_data_dir, ner, out, epochs=1, max_steps=6, batch_size=8,
+                                **train)
+        made.model.dropout = 0.0
+        return made
+
+    one = one_process(nlptl.train, recipe(tmp_path / "one", grad_accum=2))
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(recipe_to_yaml(recipe(tmp_path / "two")))
+    launch_two(recipe_file)
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    for split in ("validation", "test"):
+        for name in ("sentiment/accuracy", "ner/f1"):
+            assert two[split][name] == pytest.approx(one[split][name], abs=1e-5), (split, name)
+    for weights in ("model.safetensors", "heads/sentiment/model.safetensors", "heads/ner/model.safetensors"):
+        a, b = (load_file(str(tmp_path / run / weights)) for run in ("one", "two"))
+        assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a), weights

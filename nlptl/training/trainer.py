@@ -229,9 +229,12 @@ class Trainer:
                 if labels.dim() > 1:  # token tasks: widths differ between processes
                     predictions = acc.pad_across_processes(predictions, dim=1, pad_index=-100)
                     labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
-                gathered = acc.gather_for_metrics((batch["example_id"], predictions, labels, losses))
-                for i, p, r, loss in zip(*(t.tolist() for t in gathered), strict=True):
-                    by_id.setdefault(i, (p, r, loss))
+                # a multi-task run's batches differ in size between processes: pad, gather, drop padding by id
+                rows = [acc.pad_across_processes(t, dim=0, pad_index=-1)
+                        for t in (batch["example_id"], predictions, labels, losses)]
+                for i, p, r, loss in zip(*(t.tolist() for t in acc.gather(rows)), strict=True):
+                    if i >= 0:  # repeated examples (even batches) keep their first copy
+                        by_id.setdefault(i, (p, r, loss))
         self.model.train()
         ordered = [by_id[i] for i in sorted(by_id)]
         metrics = self.task.compute_metrics([p for p, _, _ in ordered], [r for _, r, _ in ordered], split, dataset)
