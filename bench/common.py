@@ -42,19 +42,24 @@ def fmt(value) -> str:
 
 
 def cpu_model() -> tuple[str, list[str]]:
-    """The CPU's model name and the flags that decide bf16 speed (from /proc/cpuinfo; lscpu shows the same)."""
-    model, flags = platform.processor() or "unknown", []
+    """The CPU's model name and the flags that decide bf16 and int8 speed (from /proc/cpuinfo; lscpu shows the
+    same), with the family/model numbers that tell CPU generations with the same name apart."""
+    model, flags, numbers = platform.processor() or "unknown", [], {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = (part.strip() for part in line.partition(":"))
             if key == "model name":
                 model = value
+            elif key in ("cpu family", "model"):
+                numbers[key] = value
             elif key == "flags":
                 flags = value.split()
                 break
     except OSError:
         pass
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16")
+    if numbers:
+        model += f" (family {numbers.get('cpu family', '?')} model {numbers.get('model', '?')})"
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile", "avx512_fp16")
     return model, [flag for flag in wanted if flag in flags]
 
 
