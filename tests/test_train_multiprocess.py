@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,21 @@ def files_of(run: Path) -> set[str]:
     return {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}
 
 
+def one_and_two(recipe: Callable[..., nlptl.Recipe], tmp_path: Path) -> tuple[dict, dict]:
+    """The recipe trained as 1 process with 2 accumulated micro-batches (tmp_path/one) and as 2 processes under
+    accelerate launch (tmp_path/two): both runs' metrics."""
+    one = one_process(nlptl.train, recipe(tmp_path / "one", grad_accum=2))
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(recipe_to_yaml(recipe(tmp_path / "two")))
+    launch_two(recipe_file)
+    return one, json.loads((tmp_path / "two" / "metrics.json").read_text())
+
+
+def same_weights(tmp_path: Path, weights: str = "model.safetensors") -> bool:
+    a, b = (load_file(str(tmp_path / run / weights)) for run in ("one", "two"))
+    return a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a)
+
+
 def test_two_processes_train_and_evaluate_like_one(tiny_model_dir, tiny_data_dir, tmp_path):
     def recipe(out: Path, **train):
         made = tiny_recipe(tiny_model_dir, tiny_data_dir, out, epochs=1, batch_size=8, eval_every=8,
@@ -53,12 +69,8 @@ def test_two_processes_train_and_evaluate_like_one(tiny_model_dir, tiny_data_dir
         made.model.dropout = 0.0  # dropout draws differ per process; everything else is the same computation
         return made
 
-    one = one_process(nlptl.train, recipe(tmp_path / "one", grad_accum=2))
+    one, two = one_and_two(recipe, tmp_path)
     two_dir = tmp_path / "two"
-    recipe_file = tmp_path / "recipe.yaml"
-    recipe_file.write_text(recipe_to_yaml(recipe(two_dir)))
-    launch_two(recipe_file)
-    two = json.loads((two_dir / "metrics.json").read_text())
 
     print({split: {k: one[split][k] for k in ("num_examples", "accuracy", "loss")} for split in ("validation", "test")})
     print({split: {k: two[split][k] for k in ("num_examples", "accuracy", "loss")} for split in ("validation", "test")})
@@ -69,8 +81,7 @@ def test_two_processes_train_and_evaluate_like_one(tiny_model_dir, tiny_data_dir
         for name in ("accuracy", "f1", "loss"):
             assert two[split][name] == pytest.approx(one[split][name], abs=1e-5), (split, name)
         assert two[split]["confusion_matrix"] == one[split]["confusion_matrix"]
-    a, b = load_file(str(tmp_path / "one" / "model.safetensors")), load_file(str(two_dir / "model.safetensors"))
-    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a)
+    assert same_weights(tmp_path)
 
     # only the main process writes: the same files as one process, plus process 1's own RNG state per checkpoint
     extra = files_of(two_dir) - files_of(tmp_path / "one")
@@ -103,14 +114,9 @@ def test_class_and_example_weights_are_exact_across_two_processes(tiny_model_dir
         made.model.dropout, made.data.weight_column = 0.0, "w"
         return made
 
-    one = one_process(nlptl.train, recipe(tmp_path / "one", grad_accum=2))
-    recipe_file = tmp_path / "recipe.yaml"
-    recipe_file.write_text(recipe_to_yaml(recipe(tmp_path / "two")))
-    launch_two(recipe_file)
-    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    one, two = one_and_two(recipe, tmp_path)
     assert two["train"]["class_weights"] == one["train"]["class_weights"] and one["train"]["example_weights"]
-    a, b = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("one", "two"))
-    assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a)
+    assert same_weights(tmp_path)
 
 
 def test_uda_is_exact_across_two_processes(tiny_model_dir, tiny_data_dir, tmp_path):
@@ -128,12 +134,8 @@ def test_uda_is_exact_across_two_processes(tiny_model_dir, tiny_data_dir, tmp_pa
         made.semi = nlptl.SemiConfig(method="uda", uda_ratio=2, uda_confidence=0.0, uda_ops=["swap", "delete"])
         return made
 
-    one_process(nlptl.train, recipe(tmp_path / "one", grad_accum=2))
-    recipe_file = tmp_path / "recipe.yaml"
-    recipe_file.write_text(recipe_to_yaml(recipe(tmp_path / "two")))
-    launch_two(recipe_file)
-    a, b = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("one", "two"))
-    assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a)
+    one_and_two(recipe, tmp_path)
+    assert same_weights(tmp_path)
 
 
 def test_multitask_is_exact_across_two_processes(tiny_model_dir, tiny_data_dir, tmp_path):
@@ -153,14 +155,9 @@ def test_multitask_is_exact_across_two_processes(tiny_model_dir, tiny_data_dir, 
         made.model.dropout = 0.0
         return made
 
-    one = one_process(nlptl.train, recipe(tmp_path / "one", grad_accum=2))
-    recipe_file = tmp_path / "recipe.yaml"
-    recipe_file.write_text(recipe_to_yaml(recipe(tmp_path / "two")))
-    launch_two(recipe_file)
-    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    one, two = one_and_two(recipe, tmp_path)
     for split in ("validation", "test"):
         for name in ("sentiment/accuracy", "ner/f1"):
             assert two[split][name] == pytest.approx(one[split][name], abs=1e-5), (split, name)
     for weights in ("model.safetensors", "heads/sentiment/model.safetensors", "heads/ner/model.safetensors"):
-        a, b = (load_file(str(tmp_path / run / weights)) for run in ("one", "two"))
-        assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a), weights
+        assert same_weights(tmp_path, weights), weights
