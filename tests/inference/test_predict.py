@@ -279,6 +279,11 @@ def test_cli_predict_and_one_line_errors(run_dir, table, tmp_path, capsys):
     assert stop.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("nlptl: error:") and "no column 'body'" in error
+    with pytest.raises(SystemExit) as stop:
+        cli_main(["predict", str(run_dir), str(src), "--output", str(tmp_path / "c.csv"), "--precision", "half"])
+    assert stop.value.code == 2 and not (tmp_path / "c.csv").exists()
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "nlptl: error: --precision 'half': choose one of auto, fp32, bf16, int8")
 
 
 def test_token_classification_models_are_routed_to_the_ner_decoding(tiny_model_dir, tmp_path, monkeypatch):
