@@ -71,15 +71,16 @@ def main() -> None:
             seconds[name].append(took)
             print(f"round {round_ + 1}, {name}: {len(texts) / took:.1f} reviews/s", flush=True)
     reference, names = labels["torch fp32"], predictors["torch fp32"].labels
-    rows = [{"variant": name, "precision": "int8" if name.endswith("int8") else getattr(
-             predictor, "precision_choice", None) and predictor.precision_choice.used or "fp32",
+    rows = [{"variant": name, "precision": predictor.precision_choice.used if predictor.backend == "torch"
+             else name.removeprefix("onnx "),
              "reviews/s": len(texts) / statistics.median(seconds[name]),
              "x fp32": statistics.median(seconds["torch fp32"]) / statistics.median(seconds[name]),
              "identical %": 100 * sum(a == b for a, b in zip(labels[name], reference, strict=True)) / len(texts),
              "accuracy %": 100 * sum(label == names[g] for label, g in zip(labels[name], gold, strict=True))
              / len(texts)} for name, predictor in predictors.items()]
+    fp32 = next(row for row in rows if row["variant"] == "torch fp32")
     for row in rows:  # accuracy change in points (3 decimals: the goal is a loss of at most 1.0)
-        row["points vs fp32"] = row["accuracy %"] - rows[0]["accuracy %"]
+        row["points vs fp32"] = row["accuracy %"] - fp32["accuracy %"]
     print(f"\n{len(texts)} IMDb test reviews, batch {args.batch_size}, model {args.model_dir}, "
           f"medians of {args.repeats} interleaved round(s)")
     print_table(rows, ["variant", "precision", "reviews/s", "x fp32", "identical %", "accuracy %", "points vs fp32"])

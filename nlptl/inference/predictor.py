@@ -114,6 +114,9 @@ class Predictor:
         if self.backend == "onnx" and self.head:
             raise NlptlError("--backend onnx runs an `nlptl export` folder; a multi-task run's head runs with torch")
         if self.backend == "onnx":  # an `nlptl export` folder: ONNX Runtime on the CPU, the graph's own precision
+            if precision != "auto":
+                raise NlptlError(f"--precision {precision} is for the torch backend; an ONNX folder runs in the format "
+                                 "it was exported in (`nlptl export --quantize int8` writes an int8 one)")
             self.model: Any = OnnxModel(self.source, config)
             self.device, self.dtype = self.model.device, self.model.dtype
             self.labels = [str(self.model.config.id2label[i]) for i in range(self.model.config.num_labels)]
@@ -134,9 +137,13 @@ class Predictor:
         self.model.to(device=self.device, dtype=self.dtype).eval()
         if kind.first_token_head:
             last_layer_first_token_only(self.model)  # the last layer computes only what the head reads
-        if self.precision_choice.used == "int8":
+        if self.quantized():
             quantize_linear_int8(self.model)
         self.labels = [str(self.model.config.id2label[i]) for i in range(self.model.config.num_labels)]
+
+    def quantized(self) -> bool:
+        """Whether the torch model runs as dynamic int8 (`--precision int8`; an ONNX graph has its own format)."""
+        return self.backend == "torch" and self.precision_choice.used == "int8"
 
     def describe(self) -> dict[str, Any]:
         """What shapes the predictions (recorded in a resumable run's manifest)."""
@@ -145,7 +152,7 @@ class Predictor:
         return {"model": str(Path(self.source).resolve()) if mirrors.is_local(self.source) else self.name,
                 "weights": stamp, "backend": self.backend, "kind": self.kind, "labels": self.labels,
                 **({"task": self.head.name} if self.head else {}),
-                "dtype": QUANTIZED if self.precision == "int8" else str(self.dtype), "batch_size": self.batch_size,
+                "dtype": QUANTIZED if self.quantized() else str(self.dtype), "batch_size": self.batch_size,
                 **dataclasses.asdict(self.settings)}
 
     def score_columns(self) -> list[str]:

@@ -225,15 +225,11 @@ class Trainer:
                 logits = self.model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}).logits
                 task = self.task_of(batch)
                 predictions, labels = task.predict(logits), batch["labels"]
-                losses = self.example_losses(task, logits, labels)
-                if labels.dim() > 1:  # token tasks: widths differ between processes
-                    predictions = acc.pad_across_processes(predictions, dim=1, pad_index=-100)
-                    labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
-                # a multi-task run's batches differ in size between processes: pad, gather, drop padding by id
-                rows = [acc.pad_across_processes(t, dim=0, pad_index=-1)
-                        for t in (batch["example_id"], predictions, labels, losses)]
+                rows = [batch["example_id"], predictions, labels, self.example_losses(task, logits, labels)]
+                if acc.num_processes > 1:
+                    rows = self.padded_for_gather(acc, rows)
                 for i, p, r, loss in zip(*(t.tolist() for t in acc.gather(rows)), strict=True):
-                    if i >= 0:  # repeated examples (even batches) keep their first copy
+                    if i >= 0:  # -1: padding; an example repeated to even out batches keeps its first copy
                         by_id.setdefault(i, (p, r, loss))
         self.model.train()
         ordered = [by_id[i] for i in sorted(by_id)]
@@ -246,6 +242,17 @@ class Trainer:
         """The task that scores this batch: the run's task, or (multi-task) the one the batch belongs to."""
         pick = getattr(self.task, "task_of", None)
         return pick(batch) if pick is not None else self.task
+
+    @staticmethod
+    def padded_for_gather(acc: Accelerator, rows: list[torch.Tensor]) -> list[torch.Tensor]:
+        """(ids, predictions, labels, losses) padded to the largest shape any process holds, so they can be
+        gathered: token tasks' widths (-100, ignored like any padding label) and batch sizes, which differ in a
+        multi-task run (-1 ids: dropped after the gather)."""
+        ids, predictions, labels, losses = rows
+        if labels.dim() > 1:
+            predictions = acc.pad_across_processes(predictions, dim=1, pad_index=-100)
+            labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
+        return [acc.pad_across_processes(t, dim=0, pad_index=-1) for t in (ids, predictions, labels, losses)]
 
     @staticmethod
     def example_losses(task: Task, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

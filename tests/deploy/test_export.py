@@ -59,6 +59,8 @@ def test_export_writes_a_runnable_folder_with_full_parity(onnx_dir, run_dir):
     one = Predictor(onnx_dir, backend="onnx").predict(["good"])[0]  # a batch of one row, one token of text
     want = Predictor(run_dir, precision="fp32").predict(["good"])[0]
     assert one["label"] == want["label"] and one["score"] == pytest.approx(want["score"], abs=1e-5)
+    with pytest.raises(NlptlError, match="--precision int8 is for the torch backend"):
+        Predictor(onnx_dir, backend="onnx", precision="int8")
 
 
 def test_predict_files_with_the_onnx_backend(onnx_dir, run_dir, tmp_path):
