@@ -95,6 +95,7 @@ class TrainConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)  # AdamW beta1, beta2
     adam_eps: float = 1e-8  # AdamW epsilon
     max_grad_norm: float | None = 1.0  # clip the gradient norm to this; None: no clipping
+    embedding_update: str = "auto"  # auto | sparse (only the rows a batch used; CPU, one process) | dense (every row)
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16
     group_by_length: bool = True  # batch rows of similar length together (less padding); false: plain random
     group_window: int = 50  # group_by_length: batches per sorting window (smaller: batches more varied, more padding)

@@ -29,3 +29,18 @@ def test_same_gradients_as_torch(scale):
             assert torch.equal(a.grad, b.grad)
     total = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in ours.parameters() if p.grad is not None]))
     assert float(total) <= 1.0 + 1e-5
+
+
+def test_sparse_embedding_rows_are_clipped_like_their_dense_gradient():
+    """A sparse word-embedding gradient (training/sparse_rows.py) counts in the norm and is scaled like the
+    dense gradient it stands for, repeated ids included."""
+    torch.manual_seed(0)
+    sparse, dense = torch.nn.Embedding(10, 4, sparse=True), torch.nn.Embedding(10, 4)
+    dense.load_state_dict(sparse.state_dict())
+    ids = torch.tensor([1, 2, 2, 7])
+    for layer in (sparse, dense):
+        (layer(ids).sum() * 100).backward()
+    expected = torch.nn.utils.clip_grad_norm_(dense.parameters(), 1.0)
+    norm = clip_gradients(Accelerator(cpu=True), sparse, 1.0)
+    assert norm == pytest.approx(float(expected), rel=1e-6)
+    torch.testing.assert_close(sparse.weight.grad.to_dense(), dense.weight.grad)

@@ -197,6 +197,14 @@ def learning_rate(recipe_lr: Any, trained: dict[str, Any]) -> Any:
             f"{found.get('rule')} rule, {found.get('seconds', 0):.1f} s; curve in lr_find.png)")
 
 
+def optimizer_text(recipe: Recipe, trained: dict[str, Any]) -> str:
+    """AdamW, and SparseAdam on the used word-embedding rows where the run recorded it (training/sparse_rows.py)."""
+    text = f"AdamW (betas {format_value(recipe.train.adam_betas)}, eps {recipe.train.adam_eps})"
+    if trained.get("embedding_update") == "sparse":
+        text += "; word embeddings: SparseAdam on the rows each batch used (lazy Adam)"
+    return text
+
+
 def hyperparameters(recipe: Recipe, trained: dict[str, Any] | None = None) -> list[tuple[str, str]]:
     train, data, model = recipe.train, recipe.data, recipe.model
     rows = [
@@ -206,7 +214,7 @@ def hyperparameters(recipe: Recipe, trained: dict[str, Any] | None = None) -> li
         ("epochs", train.epochs),
         ("max steps", train.max_steps),
         ("min steps", train.min_steps),
-        ("optimizer", f"AdamW (betas {format_value(train.adam_betas)}, eps {train.adam_eps})"),
+        ("optimizer", optimizer_text(recipe, trained or {})),
         ("weight decay", train.weight_decay),
         ("scheduler", f"{train.scheduler}, warmup ratio {train.warmup_ratio}"),
         ("max grad norm", train.max_grad_norm),

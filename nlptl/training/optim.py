@@ -13,6 +13,7 @@ from transformers.trainer_pt_utils import get_parameter_names
 
 from nlptl.errors import NlptlError
 from nlptl.recipe import TrainConfig
+from nlptl.training.sparse_rows import with_sparse_rows
 
 SCHEDULES = ("linear", "cosine", "constant")
 NO_DECAY_NAME_PATTERNS = [r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)"]  # as Trainer
@@ -53,7 +54,15 @@ def betas(cfg: TrainConfig) -> tuple[float, float]:
     return first, second
 
 
-def build_optimizer(groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(groups: list[dict], cfg: TrainConfig,
+                    sparse_rows: torch.nn.Embedding | None = None) -> torch.optim.Optimizer:
+    """AdamW; with `sparse_rows` (training/sparse_rows.py), that embedding's used rows are stepped apart."""
+    if sparse_rows is not None:
+        return with_sparse_rows(lambda dense: adamw(dense, cfg), groups, sparse_rows, cfg)
+    return adamw(groups, cfg)
+
+
+def adamw(groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW with the fused kernel (CPU and GPU): the per-tensor loop costs as much as a backward pass on CPU."""
     try:
         return torch.optim.AdamW(groups, lr=numeric_lr(cfg), betas=betas(cfg), eps=cfg.adam_eps, fused=True)

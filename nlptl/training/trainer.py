@@ -41,8 +41,10 @@ from nlptl.training.checkpoints import (
     staging_dir,
 )
 from nlptl.training.clipping import clip_gradients
+from nlptl.training.cpu_dropout import use_fast_dropout
 from nlptl.training.learning_check import check_learning, loss_window, record_loss, warn
 from nlptl.training.optim import build_optimizer, build_scheduler
+from nlptl.training.sparse_rows import sparse_embedding
 from nlptl.training.strategies import FullFineTuning, Strategy, parameter_counts
 
 logger = logging.getLogger(__name__)
@@ -87,12 +89,16 @@ class Trainer:
         if self.cfg.group_window < 1:
             raise NlptlError(f"train.group_window={self.cfg.group_window}: use at least 1 batch per sorting window")
         model = self.strategy.configure(task.build_model(recipe))
+        if accelerator.device.type == "cpu":
+            use_fast_dropout(model)  # the same dropout, its masks drawn faster (training/cpu_dropout.py)
         self.train_batches = train_batches(splits["train"], recipe, getattr(self.train_collate, "epoch_lengths", None))
         train_loader = DataLoader(splits["train"], batch_sampler=self.train_batches,
                                   collate_fn=self.train_collate, generator=torch.Generator())
         groups = self.strategy.param_groups(model, self.cfg)
         self.parameter_counts = parameter_counts(model, groups)
-        optimizer = build_optimizer(groups, self.cfg)
+        embedding_rows = sparse_embedding(model, groups, self.cfg, accelerator)
+        self.embedding_update = "dense" if embedding_rows is None else "sparse"
+        optimizer = build_optimizer(groups, self.cfg, sparse_rows=embedding_rows)
         self.model, self.optimizer, self.train_loader = accelerator.prepare(model, optimizer, train_loader)
         self.steps_per_epoch = math.ceil(len(self.train_loader) / self.cfg.grad_accum)
         self.total_steps = self.cfg.max_steps or max(math.ceil(self.cfg.epochs * self.steps_per_epoch),
@@ -166,7 +172,7 @@ class Trainer:
             bar.close()
         return {"time_to_first_step_s": first_step_at, "train_runtime_s": time.perf_counter() - started,
                 "steps": state.step, "samples_seen": state.samples_seen, "train_examples": len(self.splits["train"]),
-                **self.parameter_counts, **self.strategy.summary()}
+                "embedding_update": self.embedding_update, **self.parameter_counts, **self.strategy.summary()}
 
     def accumulation_windows(self, loader):
         """Groups of `grad_accum` micro-batches; the last group of an epoch may be shorter."""
