@@ -2,12 +2,13 @@
 
 Each seed runs `recipes/imdb_fewshot_selftrain.py` (100 labels by default): its round-0 teacher *is* the plain
 fine-tuning row (layer-wise LR, the best few-label recipe of docs/measured.md), so both rows see the same labels.
+`--soft-labels` adds a student that learns the same teacher's probabilities instead of its classes.
 `--uda` adds `recipes/imdb_fewshot_uda.py` on the same labels (consistency training on `unsup` reviews).
 The SetFit row (`--setfit`, needs `pip install setfit`) trains SetFit on the same labelled reviews and the same
 MiniLM checkpoint and scores the same test reviews. Mean ± std over seeds, wall time of each method, and the
 ratio to plain fine-tuning.
 
-    python bench/semi_supervised.py --seeds 3 --labels 100 --test-samples 2000 [--uda] [--setfit]
+    python bench/semi_supervised.py --seeds 3 --labels 100 --test-samples 2000 [--soft-labels] [--uda] [--setfit]
     python bench/semi_supervised.py --smoke        # tiny sizes: checks the script end to end
 
 Runs go to --output-dir (default runs/semi_supervised/); a seed whose metrics.json exists is not run again, and
@@ -30,12 +31,27 @@ from common import SHARED_DATA, mean_std_percent, minilm_path, print_machine  # 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def nlptl_row(args: argparse.Namespace, seed: int) -> dict:
-    """Teacher (= plain fine-tuning) and student test accuracy of one seed, with their wall times."""
+def soft_row(args: argparse.Namespace, seed: int) -> dict:
+    """The self-training student with soft labels (`semi.soft_labels`), taught by the hard run's teacher (its
+    round 0), so the two students differ only in how they learn the same teacher's predictions."""
     import nlptl
+
+    hard = Path(args.output_dir) / f"selftrain_n{args.labels}_seed{seed}"
+    out = Path(args.output_dir) / f"selftrain_soft_n{args.labels}_seed{seed}"
+    recipe = selftrain_recipe(args, seed, out)
+    recipe.semi.soft_labels, recipe.semi.teacher = True, str(hard / "rounds" / "round-0")
+    if not (out / "metrics.json").is_file():
+        recipe.resume = "latest" if out.exists() else None
+        nlptl.train(recipe)
+    metrics = json.loads((out / "metrics.json").read_text())
+    last = metrics["self_training"]["rounds"][-1]
+    return {"self_training_soft": metrics["test"]["accuracy"], "soft_label_rows": last["soft_label_rows"],
+            "self_training_soft_s": selftrain_seconds(out)}
+
+
+def selftrain_recipe(args: argparse.Namespace, seed: int, out: Path):
     from nlptl.recipe import load_recipe_file
 
-    out = Path(args.output_dir) / f"selftrain_n{args.labels}_seed{seed}"
     recipe = load_recipe_file(ROOT / "recipes" / "imdb_fewshot_selftrain.py")
     recipe.model.name, recipe.seed, recipe.output_dir = minilm_path(), seed, str(out)
     recipe.mirrors = {"stanfordnlp/imdb": str(SHARED_DATA / "imdb")}
@@ -44,6 +60,15 @@ def nlptl_row(args: argparse.Namespace, seed: int) -> dict:
     recipe.train.log_with = []
     if args.smoke:
         recipe.train.min_steps, recipe.data.max_length = 5, 64
+    return recipe
+
+
+def nlptl_row(args: argparse.Namespace, seed: int) -> dict:
+    """Teacher (= plain fine-tuning) and student test accuracy of one seed, with their wall times."""
+    import nlptl
+
+    out = Path(args.output_dir) / f"selftrain_n{args.labels}_seed{seed}"
+    recipe = selftrain_recipe(args, seed, out)
     started = time.perf_counter()
     if not (out / "metrics.json").is_file():
         recipe.resume = "latest" if out.exists() else None
@@ -131,6 +156,8 @@ def main() -> None:
     parser.add_argument("--test-samples", type=int, default=2000, help="seeded test sample (0: all 25,000)")
     parser.add_argument("--unlabelled", type=int, default=4000, help="unsup reviews labelled per round")
     parser.add_argument("--top-k", type=int, default=1000, help="pseudo-labels per class at most")
+    parser.add_argument("--soft-labels", action="store_true",
+                        help="add self-training with soft labels (semi.soft_labels), taught by the same teacher")
     parser.add_argument("--uda", action="store_true", help="add the UDA row (recipes/imdb_fewshot_uda.py)")
     parser.add_argument("--uda-steps", type=int, default=None, help="UDA's optimizer steps (default: the recipe's)")
     parser.add_argument("--uda-ratio", type=int, default=None, help="UDA's unlabelled texts per labelled row")
@@ -151,6 +178,8 @@ def main() -> None:
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         row = nlptl_row(args, seed)
+        if args.soft_labels:
+            row.update(soft_row(args, seed))
         if args.uda:
             row.update(uda_row(args, seed))
         if args.setfit:
@@ -162,6 +191,10 @@ def main() -> None:
     print(f"  self-training ({args.unlabelled} unsup reviews, <= {args.top_k}/class): "
           f"{mean_std_percent([r['self_training'] for r in rows])}%  "
           f"({statistics.mean(r['pseudo_labelled'] for r in rows):.0f} pseudo-labels)")
+    if args.soft_labels:
+        print(f"  self-training, soft labels (the same teacher): "
+              f"{mean_std_percent([r['self_training_soft'] for r in rows])}%  "
+              f"({statistics.mean(r['soft_label_rows'] for r in rows):.0f} weighted rows)")
     if args.uda:
         print(f"  UDA ({args.unlabelled} unsup reviews{'; ' + args.uda_overrides if args.uda_overrides else ''}): "
               f"{mean_std_percent([r['uda'] for r in rows])}%")

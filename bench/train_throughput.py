@@ -112,8 +112,9 @@ def main() -> None:
     parser.add_argument("--with-random", action="store_true", help="add the Trainer with random sampling")
     parser.add_argument("--only", default="", help="comma-separated row-name substrings to run (e.g. nlptl)")
     parser.add_argument("--ablations", action="store_true",
-                        help="add nlptl bf16 rows without one speed-up each: dense embedding update, torch dropout")
-    parser.add_argument("--seed", type=int, default=42, help="data subset, model init, batch order and dropout of every run")
+                        help="add nlptl bf16 rows without one speed-up each (dense embedding update; torch dropout)")
+    parser.add_argument("--seed", type=int, default=42,
+                        help="data subset, model init, batch order and dropout of every run")
     args = parser.parse_args()
     n, seed = args.samples, args.seed
     peaks = print_machine()

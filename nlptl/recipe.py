@@ -156,6 +156,7 @@ class SemiConfig:
     threshold: float | None = 0.9  # keep a pseudo-label whose probability is at least this (None: top_k decides)
     top_k: int | None = None  # at most this many pseudo-labels per class, most confident first
     balance: bool = True  # the same number of pseudo-labels for every class (as many as the rarest class has)
+    soft_labels: bool = False  # self_training: learn the teacher's probabilities (cross-entropy to them), not its class
     max_unlabelled: int | None = 10000  # unlabelled texts used (a seeded sample; self-training: per round); None: all
     teacher: str | None = None  # a trained run that labels round 1 (default: one trained on the labelled data)
     # uda (consistency training, Xie et al. 2020): every step adds a KL term between the predictions on unlabelled

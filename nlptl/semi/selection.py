@@ -3,7 +3,7 @@
 Per class, the unlabelled texts the teacher assigns to it, most confident first (ties: lower row first), kept
 while at least `threshold` confident and at most `top_k`; with `balance`, every class keeps as many as the rarest
 class has, so the student does not inherit the teacher's bias toward one class. No randomness: the same scores
-give the same rows.
+give the same rows. With soft labels (`semi.soft_labels`) each kept text carries the teacher's whole distribution.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nlptl.errors import NlptlError
+
+SOFT_FLOOR = 0.01  # soft pseudo-labels: classes the teacher gives less probability get no row
 
 
 @dataclass(frozen=True)
@@ -51,3 +53,24 @@ def select_pseudo_labels(probabilities: np.ndarray, threshold: float | None, top
     kept.sort()
     return Selection(rows=[row for row, _ in kept], labels=[label for _, label in kept],
                      candidates=[len(rows) for rows in per_class])
+
+
+@dataclass(frozen=True)
+class SoftRows:
+    """Soft pseudo-labels as weighted hard rows: text `rows[i]` with class `labels[i]`, loss weight `weights[i]`."""
+
+    rows: list[int]
+    labels: list[int]
+    weights: list[float]
+
+
+def soft_rows(selection: Selection, probabilities: np.ndarray, floor: float = SOFT_FLOOR) -> SoftRows:
+    """Each selected text once per class the teacher gives at least `floor` probability, weighted by it.
+
+    Cross-entropy against the teacher's distribution p is sum_c p_c * CE(class c), so these rows give the student
+    the soft-label loss and gradient through the weight column every task already honours. Classes under `floor`
+    are left out: their term is at most `floor` of that text's loss and would cost a full forward pass each."""
+    kept = [(row, label, float(probabilities[row, label])) for row in selection.rows
+            for label in range(probabilities.shape[1]) if probabilities[row, label] >= floor]
+    return SoftRows(rows=[row for row, _, _ in kept], labels=[label for _, label, _ in kept],
+                    weights=[weight for _, _, weight in kept])

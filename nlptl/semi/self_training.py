@@ -11,7 +11,10 @@ Every step is an ordinary, resumable nlptl run or file, so a killed run continue
     OUTPUT/rounds/round-R/data/                train = labelled + pseudo-labelled rows; validation/test as given
     OUTPUT/rounds/round-R/                     student R (the last round's student is OUTPUT itself)
 
-Hard labels only: the student learns the teacher's arg-max class, weighted like any labelled row.
+Hard labels (default): the student learns the teacher's arg-max class, weighted like any labelled row. Soft labels
+(`semi.soft_labels`): the student learns the teacher's class probabilities — each kept text is a row per class
+weighted by its probability (`selection.soft_rows`), read through `data.weight_column`, so the loss is the
+cross-entropy to the teacher's distribution.
 """
 
 from __future__ import annotations
@@ -33,12 +36,13 @@ from nlptl.errors import NlptlError
 from nlptl.io import write_json
 from nlptl.recipe import Recipe, SemiConfig
 from nlptl.semi.pool import GOLD, load_pool
-from nlptl.semi.selection import Selection, check_selection_settings, select_pseudo_labels
+from nlptl.semi.selection import Selection, check_selection_settings, select_pseudo_labels, soft_rows
 from nlptl.tasks import get_task
 from nlptl.training.distributed import partial_state
 
 logger = logging.getLogger("nlptl")
 ROUNDS = "rounds"
+SOFT_WEIGHT = "pseudo_label_weight"  # soft labels: the teacher's probability of the row's class (1 for gold rows)
 
 
 def check_self_training(recipe: Recipe) -> None:
@@ -55,6 +59,9 @@ def check_self_training(recipe: Recipe) -> None:
     if semi.max_unlabelled is not None and semi.max_unlabelled < 1:
         raise NlptlError(f"semi.max_unlabelled {semi.max_unlabelled}: at least 1, or null for the whole split")
     check_selection_settings(semi.threshold, semi.top_k)
+    if semi.soft_labels and data.weight_column:
+        raise NlptlError("semi.soft_labels weights each pseudo-labelled row by its probability, which "
+                         "data.weight_column would overwrite; remove one of them")
 
 
 def run_done(folder: Path) -> bool:
@@ -91,7 +98,7 @@ class SelfTraining:
             labelling_seconds = round(time.perf_counter() - started, 2)
             selection = select_pseudo_labels(probabilities, recipe.semi.threshold, recipe.semi.top_k,
                                              recipe.semi.balance)
-            data_dir = self.write_round_data(work / "data", splits, pool, selection)
+            data_dir = self.write_round_data(work / "data", splits, pool, selection, probabilities)
             metrics = self.train_round(self.student_recipe(folder, data_dir), folder)
             report["rounds"].append({**self.round_report(number, teacher, pool, probabilities, selection, metrics),
                                      "labelling_seconds": labelling_seconds})
@@ -143,15 +150,19 @@ class SelfTraining:
         table = pq.read_table(output)
         return np.stack([table.column(f"score_{name}").to_numpy() for name in self.label_names], axis=1)
 
-    def write_round_data(self, folder: Path, splits: datasets.DatasetDict, pool: Path,
-                         selection: Selection) -> Path:
+    def write_round_data(self, folder: Path, splits: datasets.DatasetDict, pool: Path, selection: Selection,
+                         probabilities: np.ndarray) -> Path:
         """train = the labelled rows + the pseudo-labelled texts; validation and test as the recipe has them."""
         text = self.recipe.data.text_column
         if self.state.is_main_process:
             texts = pq.read_table(pool, columns=[text]).column(text).to_pylist()
-            pseudo = {text: [texts[row] for row in selection.rows],
-                      LABEL: [self.label_names[label] for label in selection.labels]}
-            write_labelled_splits(folder, splits, text, self.label_names, extra_train=pseudo)
+            rows, labels, weights = selection.rows, selection.labels, None
+            if self.recipe.semi.soft_labels:
+                soft = soft_rows(selection, probabilities)
+                rows, labels = soft.rows, soft.labels
+                weights = {SOFT_WEIGHT: [1.0] * len(splits["train"]) + soft.weights}
+            pseudo = {text: [texts[row] for row in rows], LABEL: [self.label_names[label] for label in labels]}
+            write_labelled_splits(folder, splits, text, self.label_names, extra_train=pseudo, train_columns=weights)
         self.state.wait_for_everyone()
         return folder
 
@@ -174,7 +185,9 @@ class SelfTraining:
 
     def student_recipe(self, folder: Path, data_dir: Path) -> Recipe:
         """The recipe on a round's data files (already sampled and carved): a plain run, rerunnable alone."""
-        student = recipe_on_files(self.recipe, data_dir, self.label_names, folder, unlabelled_split=None)
+        weight_column = SOFT_WEIGHT if self.recipe.semi.soft_labels else self.recipe.data.weight_column
+        student = recipe_on_files(self.recipe, data_dir, self.label_names, folder, unlabelled_split=None,
+                                  weight_column=weight_column)
         return dataclasses.replace(student, semi=SemiConfig(),
                                    push_to_hub=self.recipe.push_to_hub if folder == self.output_dir else None)
 
@@ -192,6 +205,8 @@ class SelfTraining:
             if selection.rows else None,
             "student": split_scores(metrics),
         }
+        if self.recipe.semi.soft_labels:  # one weighted row per (text, class at least SOFT_FLOOR probable)
+            report["soft_label_rows"] = len(soft_rows(selection, probabilities).rows)
         gold = pq.read_table(pool, columns=[GOLD]).column(GOLD).to_pylist()
         known = [i for i, label in enumerate(gold) if label is not None]
         if known:  # the pool had labels (hidden from training): how right the teacher was

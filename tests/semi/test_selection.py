@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nlptl import NlptlError
-from nlptl.semi.selection import select_pseudo_labels
+from nlptl.semi.selection import select_pseudo_labels, soft_rows
 
 
 def probabilities(positive: list[float]) -> np.ndarray:
@@ -42,3 +42,15 @@ def test_no_candidate_of_one_class_selects_nothing_when_balanced():
 def test_bad_settings_are_one_line(threshold, top_k, message):
     with pytest.raises(NlptlError, match=message):
         select_pseudo_labels(probabilities([0.5]), threshold, top_k, balance=True)
+
+
+def test_soft_rows_carry_the_teacher_distribution_of_each_kept_text():
+    """Each kept text once per class at least 1% probable, weighted by that probability: sum_c p_c CE(c) is the
+    cross-entropy to the teacher's distribution."""
+    scores = probabilities([0.95, 0.05, 0.999, 0.6])
+    chosen = select_pseudo_labels(scores, threshold=0.9, top_k=None, balance=False)
+    assert chosen.rows == [0, 1, 2]
+    soft = soft_rows(chosen, scores)
+    assert soft.rows == [0, 0, 1, 1, 2] and soft.labels == [0, 1, 0, 1, 1]  # row 2's 0.001 is under the floor
+    assert soft.weights == pytest.approx([0.05, 0.95, 0.95, 0.05, 0.999])
+    assert soft_rows(chosen, scores) == soft

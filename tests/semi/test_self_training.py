@@ -56,6 +56,24 @@ def test_rounds_write_a_plain_run_and_report_the_pseudo_labels(tiny_model_dir, d
         nlptl.train(semi_recipe(tiny_model_dir, data_with_pool, out))
 
 
+@pytest.mark.slow  # trains the tiny model end to end
+def test_soft_labels_train_the_student_on_the_teacher_probabilities(tiny_model_dir, data_with_pool, tmp_path):
+    out = tmp_path / "soft"
+    recipe = semi_recipe(tiny_model_dir, data_with_pool, out)
+    recipe.semi.soft_labels = True
+    metrics = nlptl.train(recipe)
+    [round_1] = metrics["self_training"]["rounds"]
+    train_rows = pq.read_table(out / "rounds" / "round-1" / "data" / "train.parquet").to_pydict()
+    weights = train_rows[self_training.SOFT_WEIGHT]
+    assert len(weights) == 256 + round_1["soft_label_rows"] == 256 + 2 * round_1["pseudo_labelled"]  # unsure teacher
+    assert weights[:256] == [1.0] * 256 and all(0.01 <= w < 1 for w in weights[256:])
+    pairs = list(zip(train_rows["text"][256:], weights[256:], strict=True))
+    assert all(text == pairs[i + 1][0] and w + pairs[i + 1][1] == pytest.approx(1.0, abs=1e-6)
+               for i, (text, w) in list(enumerate(pairs))[::2])  # both classes of each text, summing to 1
+    assert f"weight_column: {self_training.SOFT_WEIGHT}" in (out / "recipe.yaml").read_text()  # the student's
+    assert (out / "model.safetensors").is_file() and metrics["test"]["num_examples"] == 75
+
+
 @pytest.mark.slow  # four tiny trainings
 def test_a_run_killed_between_rounds_resumes_to_the_same_weights(tiny_model_dir, data_with_pool, tmp_path,
                                                                  monkeypatch):
@@ -85,11 +103,12 @@ def test_a_run_killed_between_rounds_resumes_to_the_same_weights(tiny_model_dir,
     ({"unlabelled_split": "nosuch"}, "data.unlabelled_split 'nosuch': .* has no such split"),
     ({"rounds": 0}, "semi.rounds 0: at least 1"),
     ({"method": "magic"}, "semi.method 'magic': choose one of self_training"),
+    ({"soft_labels": True, "weight_column": "w"}, "semi.soft_labels weights each pseudo-labelled row"),
 ])
 def test_recipe_mistakes_are_one_line(tiny_model_dir, data_with_pool, tmp_path, change, message):
     recipe = semi_recipe(tiny_model_dir, data_with_pool, tmp_path / "run")
     for key, value in change.items():
-        setattr(recipe.data if key == "unlabelled_split" else recipe.semi, key, value)
+        setattr(recipe.data if key in ("unlabelled_split", "weight_column") else recipe.semi, key, value)
     with pytest.raises(NlptlError, match=message):
         nlptl.train(recipe)
     assert not (tmp_path / "run" / "rounds" / "round-0").exists()  # failed before training anything
