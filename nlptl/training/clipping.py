@@ -20,13 +20,15 @@ def clip_gradients(accelerator: Accelerator, model: torch.nn.Module, max_norm: f
     """Clip the gradients of `model` to a global L2 norm of `max_norm`; returns the norm before clipping."""
     if accelerator.mixed_precision == "fp16" or accelerator.distributed_type in SHARDED:
         return float(accelerator.clip_grad_norm_(model.parameters(), max_norm))
-    params = [p for p in model.parameters() if p.grad is not None]
-    if not params:
+    grads: list[torch.Tensor] = []
+    for param in model.parameters():
+        if param.grad is not None and param.grad.is_sparse:  # word-embedding rows (training/sparse_rows.py)
+            param.grad = param.grad.coalesce()  # one value per used row
+            grads.append(param.grad.values())
+        elif param.grad is not None:
+            grads.append(param.grad)
+    if not grads:
         return 0.0
-    for param in params:
-        if param.grad.is_sparse:  # word-embedding rows (training/sparse_rows.py): one value per used row
-            param.grad = param.grad.coalesce()
-    grads = [p.grad.values() if p.grad.is_sparse else p.grad for p in params]
     norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
     factor = max_norm / (norm + 1e-6)  # as torch computes it
     if factor < 1.0:

@@ -39,22 +39,23 @@ def sparse_embedding(model: torch.nn.Module, groups: list[dict], cfg: TrainConfi
         return None
     embedding = word_embedding(model)
     reason = why_dense(model, embedding, groups, accelerator)
-    if reason is None:
+    if reason is None and isinstance(embedding, torch.nn.Embedding):
         return embedding
     if cfg.embedding_update == "sparse":
         raise NlptlError(f"train.embedding_update=sparse is not possible here: {reason}; use auto or dense")
     return None
 
 
-def word_embedding(model: torch.nn.Module) -> torch.nn.Module | None:
+def word_embedding(model: torch.nn.Module) -> object:
     """The model's input (word) embedding, or None where it has none (feature extraction keeps only a head)."""
+    get = getattr(model, "get_input_embeddings", None)
     try:
-        return model.get_input_embeddings()
-    except (AttributeError, NotImplementedError):
+        return get() if callable(get) else None
+    except NotImplementedError:
         return None
 
 
-def why_dense(model: torch.nn.Module, embedding: torch.nn.Module | None, groups: list[dict],
+def why_dense(model: torch.nn.Module, embedding: object, groups: list[dict],
               accelerator: Accelerator) -> str | None:
     """Why the word embedding must get a dense gradient in this run (None: it can be sparse)."""
     if not isinstance(embedding, torch.nn.Embedding):
@@ -78,7 +79,7 @@ class SparseRowsAdamW(torch.optim.Optimizer):
     decoupled weight decay on the used rows for the word embedding. `param_groups` is both optimizers' groups, so
     a scheduler sets every learning rate; the state dict holds both."""
 
-    def __init__(self, dense: torch.optim.Optimizer, embedding: torch.nn.Parameter, lr: float, weight_decay: float,
+    def __init__(self, dense: torch.optim.Optimizer, embedding: torch.Tensor, lr: float, weight_decay: float,
                  betas: tuple[float, float], eps: float) -> None:
         self.dense = dense
         self.rows = torch.optim.SparseAdam([embedding], betas=betas, eps=eps)  # it refuses lr=0 (a valid rate here)
@@ -88,7 +89,7 @@ class SparseRowsAdamW(torch.optim.Optimizer):
         self.state = self.dense.state  # read by nothing here; the state dict below holds both
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
         loss = self.dense.step(closure)
         group = self.rows.param_groups[0]
         (weight,) = group["params"]
@@ -124,4 +125,5 @@ def with_sparse_rows(build: Callable[[list[dict]], torch.optim.Optimizer], group
     dense = [{**group, "params": [p for p in group["params"] if p is not weight]} for group in groups]
     embedding.sparse = True
     return SparseRowsAdamW(build([group for group in dense if group["params"]]), weight, lr=home["lr"],
-                           weight_decay=home["weight_decay"], betas=tuple(cfg.adam_betas), eps=cfg.adam_eps)
+                           weight_decay=home["weight_decay"], betas=(cfg.adam_betas[0], cfg.adam_betas[1]),
+                           eps=cfg.adam_eps)
