@@ -62,6 +62,9 @@ def check_self_training(recipe: Recipe) -> None:
     if semi.soft_labels and data.weight_column:
         raise NlptlError("semi.soft_labels weights each pseudo-labelled row by its probability, which "
                          "data.weight_column would overwrite; remove one of them")
+    if semi.soft_labels and recipe.augment.ops and recipe.augment.mode == "on_the_fly":
+        raise NlptlError("semi.soft_labels weights rows, which works with offline augmentation only; set "
+                         "augment.mode offline or remove semi.soft_labels")
 
 
 def run_done(folder: Path) -> bool:

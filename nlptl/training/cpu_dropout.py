@@ -25,9 +25,9 @@ class FastDropout(torch.nn.Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        if x.device.type != "cpu" or self.p >= 1.0 or self.inplace:
-            return super().forward(x)
         cut = round(self.p * LEVELS)
+        if x.device.type != "cpu" or not 0 < cut < LEVELS or self.inplace:  # rates 16 bits cannot hold: nn.Dropout
+            return super().forward(x)
         seed = int(torch.randint(0, 2**62, (1,)).item())
         samples = np.random.PCG64(seed).random_raw((x.numel() + 3) // 4).view(np.int16)[:x.numel()]
         keep = torch.from_numpy(samples).view(x.shape) >= cut - LEVELS // 2

@@ -3,7 +3,9 @@ few steps while the learning rate grows exponentially, record the loss, and sugg
 
 The copy is built the way the trainer builds its model (the task's model, a fresh strategy's `configure` and
 `param_groups`, `build_optimizer`, the training batch order and collator, `strategy.loss_sum`), so the curve is
-the run's own: its data, model, strategy and precision. Nothing is saved over a run, and the random number
+the run's own: its data, model, strategy and precision (but always with dense AdamW and nn.Dropout: the CPU
+speed-ups of training/sparse_rows.py and training/cpu_dropout.py change a step's time, not where the loss
+falls). Nothing is saved over a run, and the random number
 generators are put back afterwards, so `train.lr auto` then trains exactly like a run given the chosen rate.
 
 Cost: a 1-epoch SST-2 run of 2,000 sentences is 63 steps of 32, so a sweep of 20 full batches would cost a third

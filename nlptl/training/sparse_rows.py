@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from accelerate import Accelerator
@@ -86,7 +87,15 @@ class SparseRowsAdamW(torch.optim.Optimizer):
         self.rows.param_groups[0].update(lr=lr, weight_decay=weight_decay)
         super().__init__([embedding], {})
         self.param_groups = self.dense.param_groups + self.rows.param_groups
-        self.state = self.dense.state  # read by nothing here; the state dict below holds both
+
+    @property  # type: ignore[override]
+    def state(self) -> dict:
+        """Both optimizers' per-parameter state (each replaces its own on load_state_dict)."""
+        return {**self.dense.state, **self.rows.state}
+
+    @state.setter
+    def state(self, value: dict) -> None:
+        """Optimizer.__init__ assigns an empty state; the two optimizers keep the real ones."""
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -94,6 +103,9 @@ class SparseRowsAdamW(torch.optim.Optimizer):
         group = self.rows.param_groups[0]
         (weight,) = group["params"]
         if weight.grad is not None:
+            if not weight.grad.is_sparse:
+                raise NlptlError("the word embedding got a dense gradient: the model uses its weights outside the "
+                                 "lookup (e.g. a tied output layer); set train.embedding_update=dense")
             weight.grad = weight.grad.coalesce()
             rows = weight.grad.indices()[0]
             if group["weight_decay"]:
@@ -127,3 +139,19 @@ def with_sparse_rows(build: Callable[[list[dict]], torch.optim.Optimizer], group
     return SparseRowsAdamW(build([group for group in dense if group["params"]]), weight, lr=home["lr"],
                            weight_decay=home["weight_decay"], betas=(cfg.adam_betas[0], cfg.adam_betas[1]),
                            eps=cfg.adam_eps)
+
+
+def check_resumable(checkpoint: Path, sparse: bool) -> None:
+    """A checkpoint's optimizer state has the format of its run's embedding update; resuming it with the other one
+    is a one-line error naming the setting (`auto` decides afresh, e.g. on another device or process count)."""
+    saved = checkpoint / "optimizer.bin"
+    if not saved.is_file():
+        return
+    try:
+        was_sparse = set(torch.load(saved, map_location="cpu", weights_only=True)) == {"dense", "rows"}
+    except Exception:  # a damaged file: the checkpoint loader reports it, with what to do
+        return
+    if was_sparse != sparse:
+        used, now = ("sparse", "dense") if was_sparse else ("dense", "sparse")
+        raise NlptlError(f"checkpoint {checkpoint} was written with {used} word-embedding updates and this run would "
+                         f"use {now} ones; resume with --train.embedding_update {used}")

@@ -44,7 +44,7 @@ from nlptl.training.clipping import clip_gradients
 from nlptl.training.cpu_dropout import use_fast_dropout
 from nlptl.training.learning_check import check_learning, loss_window, record_loss, warn
 from nlptl.training.optim import build_optimizer, build_scheduler
-from nlptl.training.sparse_rows import sparse_embedding
+from nlptl.training.sparse_rows import check_resumable, sparse_embedding
 from nlptl.training.strategies import FullFineTuning, Strategy, parameter_counts
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ class Trainer:
         would no longer continue exactly)."""
         from accelerate.utils import load as safe_load  # torch.load(weights_only=True) + numpy's RNG arrays
 
+        check_resumable(checkpoint, sparse=self.embedding_update == "sparse")
         try:
             safe_load(checkpoint / f"random_states_{self.accelerator.process_index}.pkl")
             with accelerate_view(checkpoint) as folder:

@@ -47,3 +47,9 @@ def test_every_plain_dropout_of_a_bert_is_swapped():
     assert use_fast_dropout(model) == plain > 0
     assert not any(type(m) is torch.nn.Dropout for m in model.modules())
     assert all(m.p == 0.1 for m in model.modules() if isinstance(m, FastDropout))
+
+
+def test_rates_sixteen_bits_cannot_hold_fall_back_to_dropout():
+    x = torch.ones(1000)
+    assert torch.equal(FastDropout(0.999999).train()(x), torch.zeros(1000))  # nn.Dropout: (almost) all dropped
+    assert torch.equal(FastDropout(1e-7).train()(x), torch.ones(1000) / (1 - 1e-7))  # nn.Dropout's scaling

@@ -14,7 +14,7 @@ import nlptl
 from nlptl.errors import NlptlError
 from nlptl.recipe import TrainConfig
 from nlptl.training.optim import build_optimizer, param_groups
-from nlptl.training.sparse_rows import SparseRowsAdamW, sparse_embedding
+from nlptl.training.sparse_rows import SparseRowsAdamW, check_resumable, sparse_embedding
 
 
 class Tiny(torch.nn.Module):
@@ -120,3 +120,25 @@ def test_a_cpu_run_updates_sparse_rows_and_says_so(tiny_model_dir, tiny_data_dir
     with pytest.raises(NlptlError, match="embedding_update=sparse is not possible here"):
         nlptl.train(frozen)
     assert not (tmp_path / "frozen" / "metrics.json").exists()
+
+
+def test_a_dense_gradient_on_the_sparse_embedding_is_a_clear_error():
+    """A model that also uses the embedding weights outside the lookup gives them a dense gradient."""
+    cfg = TrainConfig()
+    model = Tiny()
+    optimizer = build_optimizer(param_groups(model, cfg), cfg, sparse_rows=model.embedding)
+    (model.embedding.weight.sum() + model(torch.tensor([1])).sum()).backward()  # dense + sparse: dense
+    with pytest.raises(NlptlError, match="set train.embedding_update=dense"):
+        optimizer.step()
+
+
+def test_resuming_with_the_other_embedding_update_names_the_setting(tmp_path):
+    cfg = TrainConfig()
+    for sparse, saved in ((True, False), (False, True)):
+        model = Tiny()
+        optimizer = build_optimizer(param_groups(model, cfg), cfg, sparse_rows=model.embedding if saved else None)
+        torch.save(optimizer.state_dict(), tmp_path / "optimizer.bin")
+        used = "sparse" if saved else "dense"
+        with pytest.raises(NlptlError, match=f"resume with --train.embedding_update {used}"):
+            check_resumable(tmp_path, sparse=sparse)
+        check_resumable(tmp_path, sparse=saved)  # the same format resumes
