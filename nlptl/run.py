@@ -177,7 +177,7 @@ def train(recipe: Recipe, on_evaluate: EvalCallback | None = None) -> dict:
     trainer, e.g. `nlptl tune`'s pruning). A recipe with `semi.method self_training` runs its rounds (`nlptl.semi`)
     and one with importance weighting weighs its rows first (`nlptl.domain`), each step a plain run of this
     function; UDA and DANN are strategy wrappers inside one run."""
-    if recipe.semi.method:
+    if recipe.semi.method or recipe.semi.soft_labels:
         check_semi_method(recipe)  # before importance weighting's data step
         if recipe.semi.method not in SEMI_IN_TRAINING:
             return run_semi(recipe, on_evaluate)

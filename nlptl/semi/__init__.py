@@ -13,10 +13,11 @@ IN_TRAINING = ("uda",)  # a term of the training loss (a strategy wrapper), not 
 
 def check_semi_method(recipe: Recipe) -> None:
     """The method's name, and UDA's settings (it runs inside the trainer, after other methods' data steps)."""
+    if recipe.semi.soft_labels and recipe.semi.method != "self_training":
+        raise NlptlError(f"semi.soft_labels applies to semi.method self_training, not {recipe.semi.method}; set it or "
+                         "remove semi.soft_labels")
     if recipe.semi.method not in METHODS:
         raise NlptlError(f"semi.method {recipe.semi.method!r}: choose one of {', '.join(METHODS)}")
-    if recipe.semi.soft_labels and recipe.semi.method != "self_training":
-        raise NlptlError(f"semi.soft_labels applies to semi.method self_training, not {recipe.semi.method}; remove it")
     if recipe.semi.method == "uda":
         from nlptl.training.strategies.consistency import check_consistency_settings
 

@@ -36,7 +36,7 @@ from nlptl.errors import NlptlError
 from nlptl.io import write_json
 from nlptl.recipe import Recipe, SemiConfig
 from nlptl.semi.pool import GOLD, load_pool
-from nlptl.semi.selection import Selection, check_selection_settings, select_pseudo_labels, soft_rows
+from nlptl.semi.selection import Selection, SoftRows, check_selection_settings, select_pseudo_labels, soft_rows
 from nlptl.tasks import get_task
 from nlptl.training.distributed import partial_state
 
@@ -101,9 +101,11 @@ class SelfTraining:
             labelling_seconds = round(time.perf_counter() - started, 2)
             selection = select_pseudo_labels(probabilities, recipe.semi.threshold, recipe.semi.top_k,
                                              recipe.semi.balance)
-            data_dir = self.write_round_data(work / "data", splits, pool, selection, probabilities)
+            soft = soft_rows(selection, probabilities) if recipe.semi.soft_labels else None
+            data_dir = self.write_round_data(work / "data", splits, pool, selection, soft)
             metrics = self.train_round(self.student_recipe(folder, data_dir), folder)
-            report["rounds"].append({**self.round_report(number, teacher, pool, probabilities, selection, metrics),
+            report["rounds"].append({**self.round_report(number, teacher, pool, probabilities, selection, metrics,
+                                                         soft),
                                      "labelling_seconds": labelling_seconds})
             teacher = folder
         return self.finish(metrics, report)
@@ -154,14 +156,14 @@ class SelfTraining:
         return np.stack([table.column(f"score_{name}").to_numpy() for name in self.label_names], axis=1)
 
     def write_round_data(self, folder: Path, splits: datasets.DatasetDict, pool: Path, selection: Selection,
-                         probabilities: np.ndarray) -> Path:
-        """train = the labelled rows + the pseudo-labelled texts; validation and test as the recipe has them."""
+                         soft: SoftRows | None) -> Path:
+        """train = the labelled rows + the pseudo-labelled texts (with `soft`: a weighted row per class and text);
+        validation and test as the recipe has them."""
         text = self.recipe.data.text_column
         if self.state.is_main_process:
             texts = pq.read_table(pool, columns=[text]).column(text).to_pylist()
             rows, labels, weights = selection.rows, selection.labels, None
-            if self.recipe.semi.soft_labels:
-                soft = soft_rows(selection, probabilities)
+            if soft is not None:
                 rows, labels = soft.rows, soft.labels
                 weights = {SOFT_WEIGHT: [1.0] * len(splits["train"]) + soft.weights}
             pseudo = {text: [texts[row] for row in rows], LABEL: [self.label_names[label] for label in labels]}
@@ -196,7 +198,7 @@ class SelfTraining:
 
     # ---- the report -----------------------------------------------------------------------------------
     def round_report(self, number: int, teacher: Path, pool: Path, probabilities: np.ndarray, selection: Selection,
-                     metrics: dict) -> dict:
+                     metrics: dict, soft: SoftRows | None) -> dict:
         names = self.label_names
         predicted = probabilities.argmax(axis=1)
         report: dict[str, Any] = {
@@ -208,8 +210,8 @@ class SelfTraining:
             if selection.rows else None,
             "student": split_scores(metrics),
         }
-        if self.recipe.semi.soft_labels:  # one weighted row per (text, class at least SOFT_FLOOR probable)
-            report["soft_label_rows"] = len(soft_rows(selection, probabilities).rows)
+        if soft is not None:  # one weighted row per (text, class at least SOFT_FLOOR probable)
+            report["soft_label_rows"] = len(soft.rows)
         gold = pq.read_table(pool, columns=[GOLD]).column(GOLD).to_pylist()
         known = [i for i, label in enumerate(gold) if label is not None]
         if known:  # the pool had labels (hidden from training): how right the teacher was

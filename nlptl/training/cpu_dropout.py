@@ -7,8 +7,8 @@ PCG64 (`random_raw`: 64 random bits per draw, four 16-bit samples), seeded by on
 so runs stay reproducible and a resumed run continues exactly (torch's RNG state is in every checkpoint). A
 sample is uniform over the 65,536 signed 16-bit values; the mask drops the lowest round(p * 65536) of them, so
 the drop rate is p to within 1/131072, and kept values are scaled by the inverse of the keep rate, as
-`nn.Dropout` does. Measured 3.3x
-faster than `F.dropout` for that activation. GPUs keep `nn.Dropout` (their generator is fast).
+`nn.Dropout` does. Measured 3.3x faster than `F.dropout` for that activation. GPUs keep `nn.Dropout` (their
+generator is fast), and so do rates 16 bits cannot hold.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ sparse gradients.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from accelerate.utils import DistributedType
 from nlptl.errors import NlptlError
 from nlptl.recipe import TrainConfig
 
-logger = logging.getLogger(__name__)
 EMBEDDING_UPDATES = ("auto", "dense", "sparse")
 
 

@@ -105,6 +105,7 @@ def test_a_run_killed_between_rounds_resumes_to_the_same_weights(tiny_model_dir,
     ({"method": "magic"}, "semi.method 'magic': choose one of self_training"),
     ({"soft_labels": True, "weight_column": "w"}, "semi.soft_labels weights each pseudo-labelled row"),
     ({"soft_labels": True, "method": "uda"}, "semi.soft_labels applies to semi.method self_training, not uda"),
+    ({"soft_labels": True, "method": None}, "semi.soft_labels applies to semi.method self_training, not None"),
 ])
 def test_recipe_mistakes_are_one_line(tiny_model_dir, data_with_pool, tmp_path, change, message):
     recipe = semi_recipe(tiny_model_dir, data_with_pool, tmp_path / "run")
